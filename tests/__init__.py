@@ -1,0 +1,1 @@
+"""rpsa's test suite."""

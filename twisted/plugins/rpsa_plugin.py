@@ -1,0 +1,5 @@
+"""Registers ``twistd rpsa``; the options and the service live in :mod:`rpsa.tap`."""
+
+from twisted.application.service import ServiceMaker
+
+rpsa = ServiceMaker("rpsa", "rpsa.tap", "Rock Paper Scissors Apocalypse game server", "rpsa")
