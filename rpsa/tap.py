@@ -1,43 +1,168 @@
-"""``twistd rpsa``: command-line options and the service they build."""
+"""``twistd rpsa``: command-line options, and the service tree they build."""
 
 from __future__ import annotations
 
-from twisted.application import service
+from urllib.parse import urlsplit
+
+from twisted.application import service, strports
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python import usage
+
+from rpsa import wire
+from rpsa.api import LobbyAPI
+from rpsa.listeners import is_local
+from rpsa.lobby import Lobby
+from rpsa.settings import GameSettings
+from rpsa.ticker import TickScheduler
+from rpsa.web import AccessPolicy, URLBuilder, make_site
 
 log = Logger()
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+STOP_TIMEOUT = 5.0
+
+
+def _number(kind, minimum, name):
+    """A parser for a numeric option that names the option in its error."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except (TypeError, ValueError):
+            raise usage.UsageError(f"--{name}: {text!r} is not a{'n integer' if kind is int else ' number'}")
+        if value != value or value < minimum:  # NaN, or too small
+            raise usage.UsageError(f"--{name}: must be at least {minimum}, got {text}")
+        return value
+
+    return parse
 
 
 class Options(usage.Options):
     """Options of ``twistd rpsa``."""
 
     synopsis = "[options]"
-    longdesc = "Run the Rock Paper Scissors Apocalypse game server."
+    longdesc = (
+        "Run the Rock Paper Scissors Apocalypse game server: an HTTP lobby API and "
+        "WebSocket play, with the original Varcade server's routes alongside."
+    )
+    optFlags = [
+        ["dev", None, "Development mode: allow an open API (no --api-key-file) on non-loopback listeners."],
+    ]
+    optParameters = [
+        ["tick", None, 1.0, "Seconds between game ticks.", _number(float, 0.001, "tick")],
+        ["public-url", None, None, "Public base URL for the URLs handed out (http maps to ws, https to wss); "
+                                   "default: built from the request's Host."],
+        ["api-key-file", None, None, "File holding the API key required by the HTTP API (surrounding whitespace stripped)."],
+        ["max-games", None, 10000, "Most games held at once.", _number(int, 1, "max-games")],
+        ["join-timeout", None, 60.0, "Seconds a handed-out seat may stay unconnected before it is freed "
+                                     "(a game whose creator never connects is removed).",
+         _number(float, 0.001, "join-timeout")],
+        ["reconnect-grace", None, 10.0, "Seconds a disconnected player's seat is held.",
+         _number(float, 0, "reconnect-grace")],
+        ["max-spectators", None, 100, "Spectators per game (0 turns spectating off).", _number(int, 0, "max-spectators")],
+        ["max-message-bytes", None, 4096, "Largest WebSocket message accepted.", _number(int, 64, "max-message-bytes")],
+        ["max-messages-per-second", None, 20, "Messages per second per connection.",
+         _number(int, 1, "max-messages-per-second")],
+    ]
 
     def __init__(self):
         super().__init__()
         self["listen"] = []
 
     def opt_listen(self, endpoint):
-        """A Twisted server endpoint string to serve on (repeatable; default tcp:8080:interface=127.0.0.1)."""
+        """A Twisted server endpoint string to serve on; repeatable (default tcp:8080:interface=127.0.0.1)."""
+        from twisted.internet import endpoints, reactor
+
+        try:
+            endpoints.serverFromString(reactor, endpoint)
+        except Exception as e:
+            raise usage.UsageError(f"--listen: invalid endpoint {endpoint!r}: {e}")
         self["listen"].append(endpoint)
 
     def postOptions(self):
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
+        url = self["public-url"]
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise usage.UsageError(f"--public-url: expected http(s)://host[:port][/prefix], got {url!r}")
+        self["api-key"] = None
+        if self["api-key-file"] is not None:
+            try:
+                with open(self["api-key-file"], encoding="utf-8") as f:
+                    key = f.read().strip()
+            except (OSError, UnicodeDecodeError) as e:
+                raise usage.UsageError(f"--api-key-file: cannot read {self['api-key-file']}: {e}")
+            if not key:
+                raise usage.UsageError(f"--api-key-file: {self['api-key-file']} is empty")
+            self["api-key"] = key
+        elif not self["dev"]:
+            exposed = [d for d in self["listen"] if not is_local(d)]
+            if exposed:
+                raise usage.UsageError(
+                    f"refusing to serve an open API on non-loopback listener(s) {', '.join(exposed)}: "
+                    "give --api-key-file, or --dev for development"
+                )
+
+    def game_settings(self) -> GameSettings:
+        """The per-game settings these options give."""
+        return GameSettings(
+            tick=self["tick"],
+            reconnect_grace=self["reconnect-grace"],
+            join_timeout=self["join-timeout"],
+            max_spectators=self["max-spectators"],
+            max_message_bytes=self["max-message-bytes"],
+            max_messages_per_second=self["max-messages-per-second"],
+        )
 
 
-class _StartedService(service.Service):
+class GameServerService(service.MultiService):
+    """The lobby and its listeners; on stop, every game is closed before the process exits."""
+
+    def __init__(self, lobby: Lobby, scheduler: TickScheduler, reactor):
+        super().__init__()
+        self.lobby = lobby
+        self.scheduler = scheduler
+        self._reactor = reactor
+
     def startService(self):
         super().startService()
-        log.info("rpsa started")
+        log.info("rpsa {version} serving", version=_version())
+
+    def stopService(self):
+        connections = [
+            conn.is_closed
+            for session in list(self.lobby.games.values())
+            for conn in [*(s.conn for s in session.seats if s.conn is not None), *session.spectators]
+        ]
+        self.lobby.close_all(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
+        self.scheduler.stop()
+        closed = defer.DeferredList([defer.maybeDeferred(lambda d=d: d) for d in connections], consumeErrors=True)
+        closed.addTimeout(STOP_TIMEOUT, self._reactor)
+        closed.addErrback(lambda f: log.warn("stopping: {n} connections did not close in time", n=len(connections)))
+        closed.addCallback(lambda _: super(GameServerService, self).stopService())
+        closed.addErrback(lambda f: log.failure("stopping the listeners failed", f))
+        return closed
+
+
+def _version() -> str:
+    from rpsa import __version__
+
+    return __version__
 
 
 def makeService(options, reactor=None):
     """Build the rpsa service tree from parsed options."""
-    top = service.MultiService()
-    _StartedService().setServiceParent(top)
+    if reactor is None:
+        from twisted.internet import reactor
+    settings = options.game_settings()
+    scheduler = TickScheduler(reactor, settings.tick)
+    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"])
+    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), URLBuilder(options["public-url"]))
+    site = make_site(api.resource(), reactor)
+    top = GameServerService(lobby, scheduler, reactor)
+    for description in options["listen"]:
+        strports.service(description, site, reactor=reactor).setServiceParent(top)
     return top

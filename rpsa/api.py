@@ -1,0 +1,173 @@
+"""The lobby's HTTP API (``/api/...``, ``/healthz``), a Klein app with its state in the instance.
+
+Every route but ``/healthz`` and the WebSocket endpoints needs the API key when
+one is configured.  Errors are ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from klein import Klein
+from twisted.logger import Logger
+
+from rpsa import lobby as lobby_errors
+from rpsa import wire
+from rpsa.compat import CompatAPI
+from rpsa.rules import FIGHTERS
+from rpsa.web import (
+    AccessPolicy,
+    APIError,
+    URLBuilder,
+    error_response,
+    id_field,
+    json_response,
+    read_json_object,
+    rounds_field,
+)
+from rpsa.websocket import make_resource
+
+log = Logger()
+
+# How lobby errors map to HTTP statuses.
+LOBBY_STATUS = {
+    lobby_errors.NoSuchGame: 404,
+    lobby_errors.GameExists: 409,
+    lobby_errors.SeatsFull: 409,
+    lobby_errors.AlreadySeated: 409,
+    lobby_errors.NoSuchPlayer: 404,
+    lobby_errors.HostCannotBeRemoved: 409,
+    lobby_errors.LobbyFull: 503,
+    lobby_errors.Draining: 503,
+}
+
+
+def requires_key(route):
+    """Refuse the request with 401 unless it carries the API key (when one is set)."""
+
+    @functools.wraps(route)
+    def checked(self, request, *args, **kwargs):
+        if not self.access.allowed(request):
+            raise APIError(401, "unauthorized", "this route needs 'Authorization: Bearer <api key>'")
+        return route(self, request, *args, **kwargs)
+
+    return checked
+
+
+class LobbyAPI:
+    """The HTTP API of the lobby; ``resource()`` is the root resource of the server."""
+
+    app = Klein()
+
+    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, health=None, extra_routes=None):
+        self.lobby = lobby
+        self.access = access
+        self.urls = urls
+        self._health = health  # callable -> (status, body); default: always ok
+        self.compat = CompatAPI(lobby, access)
+        self.extra = extra_routes or {}
+
+    def resource(self):
+        """The Twisted Web resource serving this API."""
+        return self.app.resource()
+
+    @app.handle_errors(APIError)
+    def _api_error(self, request, failure):
+        return error_response(request, failure.value)
+
+    @app.handle_errors(lobby_errors.LobbyError)
+    def _lobby_error(self, request, failure):
+        error = failure.value
+        return error_response(request, APIError(LOBBY_STATUS.get(type(error), 400), error.code, error.message))
+
+    @app.handle_errors(Exception)  # last: handlers are tried in order
+    def _unexpected_error(self, request, failure):
+        log.failure("unexpected error answering {method} {path}", failure,
+                    method=request.method.decode("latin-1"), path=request.path.decode("latin-1"))
+        return error_response(request, APIError(500, "internal_error", "internal server error"))
+
+    # -- service -------------------------------------------------------------
+
+    @app.route("/healthz", methods=["GET"])
+    def healthz(self, request):
+        if self._health is not None:
+            status, body = self._health()
+            return json_response(request, body, status)
+        return json_response(request, {"status": "ok"})
+
+    @app.route("/api/characters", methods=["GET"])
+    @requires_key
+    def characters(self, request):
+        return json_response(request, {"characters": [f.to_json() for f in FIGHTERS.values()]})
+
+    # -- games ---------------------------------------------------------------
+
+    @app.route("/api/games", methods=["POST"])
+    @requires_key
+    def create_game(self, request):
+        body = read_json_object(request)
+        user_id = id_field(body, "user_id")
+        username = id_field(body, "username")
+        game_id = id_field(body, "game_id", required=False)
+        rounds = rounds_field(body)
+        session, seat = self.lobby.create(user_id, username, game_id, rounds)
+        return json_response(request, self._seat_answer(request, session, seat), 201)
+
+    @app.route("/api/games", methods=["GET"])
+    @requires_key
+    def list_games(self, request):
+        joinable = _flag(request, b"joinable")
+        return json_response(request, {"games": [g.summary() for g in self.lobby.list(joinable)]})
+
+    @app.route("/api/games/<game_id>", methods=["GET"])
+    @requires_key
+    def get_game(self, request, game_id):
+        return json_response(request, self.lobby.get(game_id).summary())
+
+    @app.route("/api/games/<game_id>", methods=["DELETE"])
+    @requires_key
+    def delete_game(self, request, game_id):
+        self.lobby.remove(game_id, wire.GAME_REMOVED)
+        log.info("game {game_id} removed through the API", game_id=game_id)
+        return json_response(request, {"game_id": game_id, "removed": True})
+
+    @app.route("/api/games/<game_id>/players", methods=["POST"])
+    @requires_key
+    def join_game(self, request, game_id):
+        body = read_json_object(request)
+        user_id = id_field(body, "user_id")
+        username = id_field(body, "username")
+        session, seat = self.lobby.join(game_id, user_id, username)
+        return json_response(request, self._seat_answer(request, session, seat), 201)
+
+    @app.route("/api/games/<game_id>/players/<user_id>", methods=["DELETE"])
+    @requires_key
+    def remove_player(self, request, game_id, user_id):
+        self.lobby.remove_player(game_id, user_id)
+        return json_response(request, {"game_id": game_id, "user_id": user_id, "removed": True})
+
+    @app.route("/api/games/<game_id>/ws", methods=["GET"])
+    def game_websocket(self, request, game_id):
+        # No API key: a player proves its seat with its token, spectating is open.
+        return make_resource(self.lobby.get(game_id))
+
+    # -- the rest ------------------------------------------------------------
+
+    @app.route("/api/", branch=True)
+    def api_not_found(self, request):
+        raise APIError(404, "not_found", "no such API route")
+
+    @app.route("/", branch=True)
+    def original_routes(self, request):
+        """Everything else: the original server's routes (and 404)."""
+        return self.compat.resource()
+
+    def _seat_answer(self, request, session, seat):
+        answer = {"game_id": session.game_id, "player_token": seat.token}
+        answer.update(self.urls.game_urls(request, session.game_id, seat.token))
+        return answer
+
+
+def _flag(request, name: bytes) -> bool:
+    values = request.args.get(name) or [b""]
+    return values[0].lower() in (b"true", b"1", b"yes")

@@ -1,0 +1,379 @@
+"""The match launcher: one ``python -m rpsa.match`` child per match, and the table of matches.
+
+:meth:`MatchLauncher.launch` spawns a child (see :mod:`rpsa.childproto` for
+the protocol), writes it the server config and the match, and fires with the
+match's :class:`MatchRecord` once the child reports its port.
+
+A match's ``state`` is one of:
+
+- ``starting``: spawned, no port yet;
+- ``waiting`` / ``playing``: running, as the child's ``Status:`` lines say;
+- ``ended``: the match is over: the child wrote a ``Result:`` line (``result``
+  is set, or ``reason`` is ``"abandoned"``), or the daemon stopped it
+  (``reason`` ``"stopped"``);
+- ``failed``: the launch failed (``reason`` is the error code, e.g.
+  ``launch_timeout``), or the child exited after its port line without a
+  ``Result:`` line, whatever its exit status (``reason`` ``"child_exited"``):
+  a match that did not finish is a failure.
+
+``exit_code`` is set once the child has ended: its exit code, or minus the
+signal that killed it.  A record stays in the live table while its child
+runs, then moves to a bounded list of recently ended matches.  A child that
+is still running ``result_grace`` seconds after its ``Result:`` line is
+stopped.
+
+Hooks: ``on_ready(record)`` is called when a match gets its port, and
+``on_ended(record)`` once for such a match when it ends or fails (at the
+``Result:`` line if there is one, else when its child exits).  Failed
+launches call neither: their error goes to the caller of ``launch``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+from twisted.internet.defer import Deferred, DeferredList, TimeoutError, fail, maybeDeferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from rpsa.childproto import ChildError, MatchProcess, OneShot, encode_line
+
+log = Logger()
+
+RUNNING = ("waiting", "playing")
+
+
+class LaunchError(Exception):
+    """A launch that failed: a snake_case ``code``, a ``message``, and the HTTP ``status`` to answer."""
+
+    def __init__(self, code: str, message: str, status: int = 503):
+        super().__init__(code, message, status)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+@dataclass(eq=False)
+class MatchRecord:
+    """What the daemon knows about one match; ``request`` is the launch request as JSON."""
+
+    match_id: str
+    request: Dict[str, Any]
+    state: str = "starting"
+    port: Optional[int] = None
+    pid: Optional[int] = None
+    players: List[Dict[str, Any]] = field(default_factory=list)
+    result: Optional[Dict[str, Any]] = None
+    reason: Optional[str] = None
+    exit_code: Optional[int] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        """The record as the API shows it; ``result``, ``reason`` and ``exit_code`` only when set."""
+        body: Dict[str, Any] = {
+            "match_id": self.match_id,
+            "state": self.state,
+            "port": self.port,
+            "pid": self.pid,
+            "players": [{"user_id": p["user_id"], "connected": p["connected"]} for p in self.players],
+        }
+        for key in ("result", "reason", "exit_code"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        return body
+
+
+class _Match:
+    """The launcher's bookkeeping for one child and its match."""
+
+    def __init__(self, record: MatchRecord, process: MatchProcess):
+        self.record = record
+        self.process = process
+        self.launched = OneShot()  # fires with the record, or a LaunchError failure
+        self.timer = None  # the launch timeout, then the result grace
+        self.ready = False
+        self.stopping = False
+        self.ended_hook_called = False
+
+    def cancelTimer(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
+class MatchLauncher:
+    """Spawns and tracks match children; at most ``max_matches`` children live at once.
+
+    Children still being stopped after a failed launch count towards
+    ``max_matches``: the limit is on processes, not on records.
+
+    ``env`` is the children's environment (default: a copy of ``os.environ``
+    taken at each spawn).  ``keep_ended`` bounds the list of ended and failed
+    matches kept for :meth:`get` and :meth:`list`.
+    """
+
+    def __init__(
+        self,
+        reactor,
+        server_config: dict,
+        launch_timeout: float = 10.0,
+        max_matches: int = 100,
+        kill_grace: float = 5.0,
+        python: str = sys.executable,
+        keep_ended: int = 1000,
+        result_grace: float = 30.0,
+        env: Optional[Mapping[str, str]] = None,
+        on_ready: Optional[Callable[[MatchRecord], None]] = None,
+        on_ended: Optional[Callable[[MatchRecord], None]] = None,
+    ):
+        self._reactor = reactor
+        self._config_line = encode_line(server_config)
+        self._launch_timeout = launch_timeout
+        self._max_matches = max_matches
+        self._kill_grace = kill_grace
+        self._python = python
+        self._keep_ended = keep_ended
+        self._result_grace = result_grace
+        self._env = None if env is None else dict(env)
+        self._on_ready = on_ready
+        self._on_ended = on_ended
+        self._children: set = set()  # every _Match whose child has not ended
+        self._live: Dict[str, _Match] = {}
+        self._recent: "OrderedDict[str, MatchRecord]" = OrderedDict()
+        self._shutting_down = False
+
+    # -- queries ----------------------------------------------------------------
+
+    def get(self, match_id: str) -> Optional[MatchRecord]:
+        """The live or recently ended record of ``match_id``, or ``None``."""
+        entry = self._live.get(match_id)
+        return entry.record if entry is not None else self._recent.get(match_id)
+
+    def list(self) -> List[MatchRecord]:
+        """Live matches (oldest first), then recently ended ones (newest first)."""
+        return [entry.record for entry in self._live.values()] + list(reversed(self._recent.values()))
+
+    # -- launching --------------------------------------------------------------
+
+    def launch(self, match: dict) -> Deferred:
+        """Start ``match``; fire with its :class:`MatchRecord` once the child reports its port.
+
+        Fails with :class:`LaunchError`: ``invalid_match`` (400),
+        ``match_exists`` (409: the id is live with a different request),
+        ``too_many_matches`` or ``shutting_down`` (503, before spawning),
+        ``spawn_failed`` (503), the child's ``Error:`` code (503),
+        ``child_exited`` (503), ``match_stopped`` (503: stopped before its
+        port) or ``launch_timeout`` (504).  Launching a live match again with
+        the same request waits for the same launch.  Cancelling the returned
+        Deferred does not stop the launch.
+        """
+        try:
+            match_line = encode_line(match)
+            request = json.loads(match_line)
+            match_id = request["match_id"]
+            if not isinstance(match_id, str) or not match_id:
+                raise ValueError("match_id must be a non-empty string")
+            players = [{"user_id": p["user_id"], "connected": False} for p in request["players"]]
+        except (TypeError, ValueError, KeyError) as e:
+            return fail(LaunchError("invalid_match", f"bad match request: {e}", 400))
+        existing = self._live.get(match_id)
+        if existing is not None:
+            if existing.record.request == request:
+                return existing.launched.when()
+            return fail(LaunchError("match_exists", f"match {match_id} is running with another request", 409))
+        if self._shutting_down:
+            return fail(LaunchError("shutting_down", "the server is shutting down", 503))
+        if len(self._children) >= self._max_matches:
+            return fail(LaunchError("too_many_matches", f"{self._max_matches} matches are running", 503))
+
+        record = MatchRecord(match_id=match_id, request=request, players=players)
+        entry = _Match(record, None)
+        process = entry.process = MatchProcess(
+            self._reactor,
+            f"match {match_id}",
+            on_status=lambda status: self._status(entry, status),
+            on_result=lambda result: self._result(entry, result),
+        )
+        env = dict(os.environ) if self._env is None else dict(self._env)
+        try:
+            process.spawn(self._python, env, self._config_line)
+            process.assign(match_line)
+        except Exception as e:
+            log.failure("match {match_id}: could not start a child", match_id=match_id)
+            if process.transport is not None:
+                process.terminate(self._kill_grace)
+            return fail(LaunchError("spawn_failed", f"could not start the match server: {e}", 503))
+        record.pid = process.pid
+        self._recent.pop(match_id, None)
+        self._live[match_id] = entry
+        self._children.add(entry)
+        entry.timer = self._reactor.callLater(self._launch_timeout, self._launchTimedOut, entry)
+        process.whenReady().addCallbacks(self._ready, self._startFailed, (entry,), None, (entry,))
+        process.whenEnded().addCallback(self._ended, entry)
+        return entry.launched.when()
+
+    def _ready(self, port: int, entry: _Match) -> None:
+        if entry.launched.fired:  # timed out or stopped meanwhile
+            return
+        entry.cancelTimer()
+        entry.ready = True
+        entry.record.port = port
+        entry.record.state = "waiting"
+        entry.launched.fire(entry.record)
+        self._hook(self._on_ready, entry.record)
+
+    def _startFailed(self, failure: Failure, entry: _Match) -> None:
+        failure.trap(ChildError)
+        if not entry.launched.fired:
+            error = failure.value
+            self._failLaunch(entry, LaunchError(error.code, error.message, 503), "failed")
+
+    def _launchTimedOut(self, entry: _Match) -> None:
+        entry.timer = None
+        message = f"the match server did not report its port within {self._launch_timeout:g} seconds"
+        log.warn("match {match_id}: {message}", match_id=entry.record.match_id, message=message)
+        self._failLaunch(entry, LaunchError("launch_timeout", message, 504), "failed")
+
+    def _failLaunch(self, entry: _Match, error: LaunchError, state: str) -> None:
+        """Fail the launch of ``entry`` with ``error``: retire its record and stop its child."""
+        entry.cancelTimer()
+        entry.record.state = state
+        entry.record.reason = "stopped" if error.code == "match_stopped" else error.code
+        self._retire(entry)
+        entry.launched.fire(Failure(error))
+        entry.process.terminate(self._kill_grace)
+
+    # -- running ----------------------------------------------------------------
+
+    def _status(self, entry: _Match, status: dict) -> None:
+        record = entry.record
+        if record.state in RUNNING and status.get("state") in RUNNING:
+            record.state = status["state"]
+        players = status.get("players")
+        if isinstance(players, list):
+            connected = {
+                p["user_id"]: bool(p.get("connected"))
+                for p in players
+                if isinstance(p, dict) and isinstance(p.get("user_id"), (str, int))
+            }
+            for player in record.players:
+                if player["user_id"] in connected:
+                    player["connected"] = connected[player["user_id"]]
+
+    def _result(self, entry: _Match, result: dict) -> None:
+        record = entry.record
+        if record.state not in RUNNING:
+            return
+        if "reason" in result and "winner" not in result:
+            record.reason = str(result["reason"])
+        else:
+            record.result = result
+        record.state = "ended"
+        log.info("match {match_id}: over ({outcome})", match_id=record.match_id, outcome=record.result or record.reason)
+        entry.timer = self._reactor.callLater(self._result_grace, self._lingered, entry)
+        self._endedHook(entry)
+
+    def _lingered(self, entry: _Match) -> None:
+        entry.timer = None
+        log.warn(
+            "match {match_id}: child {pid} still running {grace:g}s after its result; stopping it",
+            match_id=entry.record.match_id,
+            pid=entry.record.pid,
+            grace=self._result_grace,
+        )
+        entry.process.terminate(self._kill_grace)
+
+    def _ended(self, status, entry: _Match) -> None:
+        entry.cancelTimer()
+        self._children.discard(entry)
+        record = entry.record
+        record.exit_code = status.code
+        if record.state in RUNNING:
+            if entry.stopping:
+                record.state, record.reason = "ended", "stopped"
+            else:
+                record.state, record.reason = "failed", "child_exited"
+                log.warn(
+                    "match {match_id}: child {pid} ended with {status} without a result",
+                    match_id=record.match_id,
+                    pid=record.pid,
+                    status=status,
+                )
+        if self._live.get(record.match_id) is entry:
+            self._retire(entry)
+        self._endedHook(entry)
+
+    def _endedHook(self, entry: _Match) -> None:
+        if entry.ready and not entry.ended_hook_called:
+            entry.ended_hook_called = True
+            self._hook(self._on_ended, entry.record)
+
+    def _retire(self, entry: _Match) -> None:
+        """Move ``entry``'s record from the live table to the bounded recent list."""
+        record = entry.record
+        if self._live.get(record.match_id) is entry:
+            del self._live[record.match_id]
+        self._recent[record.match_id] = record
+        if len(self._recent) > self._keep_ended:
+            self._recent.popitem(last=False)
+
+    def _hook(self, hook: Optional[Callable[[MatchRecord], None]], record: MatchRecord) -> None:
+        if hook is None:
+            return
+        try:
+            hook(record)
+        except Exception:
+            log.failure("match {match_id}: hook {hook!r} failed", match_id=record.match_id, hook=hook)
+
+    # -- stopping ---------------------------------------------------------------
+
+    def stop(self, match_id: str) -> Deferred:
+        """Stop a match's child (SIGTERM, SIGKILL after ``kill_grace``).
+
+        Fires with the match's record (``None`` for an unknown id) once the
+        child has ended, or after ``2 * kill_grace`` if it survives SIGKILL
+        (logged).  A match stopped before its port fails its launch with
+        ``match_stopped``.  Never fails.
+        """
+        entry = self._live.get(match_id)
+        if entry is None:
+            return succeed(self.get(match_id))
+        return self._stopEntry(entry).addCallback(lambda _: entry.record)
+
+    def stopAll(self) -> Deferred:
+        """Refuse new launches and stop every child; fires with ``None``, within ``2 * kill_grace``."""
+        self._shutting_down = True
+        entries = list(self._children)
+        log.info("stopping {count} match children", count=len(entries))
+        return DeferredList([self._stopEntry(entry) for entry in entries]).addCallback(lambda _: None)
+
+    def _stopEntry(self, entry: _Match) -> Deferred:
+        """Stop ``entry``'s child; the Deferred never fails and fires within ``2 * kill_grace``."""
+        d = maybeDeferred(self._terminate, entry)
+        d.addTimeout(2 * self._kill_grace, self._reactor)
+        d.addErrback(self._stopFailed, entry)
+        return d
+
+    def _terminate(self, entry: _Match) -> Deferred:
+        entry.stopping = True
+        if not entry.launched.fired:
+            self._failLaunch(entry, LaunchError("match_stopped", "the match was stopped before it started", 503), "ended")
+        return entry.process.terminate(self._kill_grace)
+
+    def _stopFailed(self, failure: Failure, entry: _Match) -> None:
+        if failure.check(TimeoutError):
+            log.error(
+                "match {match_id}: child {pid} did not end after SIGKILL; giving up on it",
+                match_id=entry.record.match_id,
+                pid=entry.record.pid,
+            )
+        else:
+            log.failure("match {match_id}: stopping child {pid} failed", failure, match_id=entry.record.match_id, pid=entry.record.pid)

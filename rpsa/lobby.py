@@ -1,0 +1,198 @@
+"""The lobby: every game in this process, created, joined and removed over HTTP.
+
+The lobby is the owner of its sessions and applies the original server's rules
+when a seat is lost: the host gone removes the game (player 2 is told 4002),
+player 2 gone reopens it (the host is told 4003).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from twisted.logger import Logger
+
+from rpsa import wire
+from rpsa.rules import GameFull, RulesError
+from rpsa.session import GameSession, Seat, SeatTaken, SessionOwner
+from rpsa.hooks import ServerHooks
+from rpsa.settings import GameSettings
+from rpsa.websocket import make_factory
+
+log = Logger()
+
+
+class LobbyError(Exception):
+    """A lobby request that cannot be done; ``code`` is a snake_case name."""
+
+    code = "lobby_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NoSuchGame(LobbyError):
+    code = "game_not_found"
+
+
+class GameExists(LobbyError):
+    code = "game_exists"
+
+
+class LobbyFull(LobbyError):
+    code = "too_many_games"
+
+
+class SeatsFull(LobbyError):
+    code = "game_full"
+
+
+class AlreadySeated(LobbyError):
+    code = "already_joined"
+
+
+class NoSuchPlayer(LobbyError):
+    code = "player_not_found"
+
+
+class HostCannotBeRemoved(LobbyError):
+    code = "cannot_remove_host"
+
+
+class Draining(LobbyError):
+    code = "draining"
+
+
+class Lobby(SessionOwner):
+    """All games of this process, by id, and their seats, by token."""
+
+    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None):
+        self._reactor = reactor
+        self.settings = settings
+        self._scheduler = scheduler
+        self.max_games = max_games
+        self.hooks = hooks or ServerHooks()
+        self.games: Dict[str, GameSession] = {}
+        self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
+        self.draining = False
+
+    # -- requests ------------------------------------------------------------
+
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3) -> Tuple[GameSession, Seat]:
+        """Create a game with ``user_id`` as its host (seat 1)."""
+        if self.draining:
+            raise Draining("the server is draining: no new games")
+        if game_id is not None and game_id in self.games:
+            raise GameExists(f"game {game_id!r} already exists")
+        if len(self.games) >= self.max_games:
+            raise LobbyFull(f"the server holds its maximum of {self.max_games} games")
+        if game_id is None:
+            game_id = secrets.token_urlsafe(9)
+            while game_id in self.games:  # pragma: no cover - 72 random bits
+                game_id = secrets.token_urlsafe(9)
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self)
+        make_factory(session, self._reactor, self.hooks)
+        seat = session.add_seat(user_id, username)
+        self.games[game_id] = session
+        self._tokens[seat.token] = (session, seat)
+        log.info("game {game_id} created (best of {rounds})", game_id=game_id, rounds=rounds)
+        self._changed()
+        return session, seat
+
+    def join(self, game_id: str, user_id: str, username: str) -> Tuple[GameSession, Seat]:
+        """Seat ``user_id`` as player 2."""
+        if self.draining:
+            raise Draining("the server is draining: no new players")
+        session = self.get(game_id)
+        if session.seat_for_user(user_id) is not None:
+            raise AlreadySeated(f"user {user_id!r} already has a seat in game {game_id!r}")
+        try:
+            seat = session.add_seat(user_id, username)
+        except GameFull:
+            raise SeatsFull(f"game {game_id!r} is full") from None
+        except SeatTaken as e:  # pragma: no cover - checked above
+            raise AlreadySeated(str(e)) from None
+        self._tokens[seat.token] = (session, seat)
+        log.info("player 2 joined game {game_id}", game_id=game_id)
+        return session, seat
+
+    def get(self, game_id: str) -> GameSession:
+        """The live game with this id, or raise NoSuchGame."""
+        session = self.games.get(game_id)
+        if session is None:
+            raise NoSuchGame(f"no game {game_id!r}")
+        return session
+
+    def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
+        """The session and seat a token opens, or None."""
+        return self._tokens.get(token)
+
+    def list(self, joinable_only: bool = False) -> List[GameSession]:
+        """Live games, oldest first."""
+        games: Iterable[GameSession] = self.games.values()
+        if joinable_only:
+            games = (g for g in games if g.joinable)
+        return list(games)
+
+    def remove(self, game_id: str, code: int = wire.GAME_REMOVED, reason: Optional[str] = None) -> None:
+        """Remove a game and close its connections with ``code``."""
+        session = self.get(game_id)
+        session.close(code, reason or wire.CLOSE_REASONS.get(code, "game removed"))
+
+    def remove_player(self, game_id: str, user_id: str) -> None:
+        """Remove player 2 (the original's semantics: 4003 to the host, the game open again)."""
+        session = self.get(game_id)
+        seat = session.seat_for_user(user_id)
+        if seat is None:
+            raise NoSuchPlayer(f"user {user_id!r} has no seat in game {game_id!r}")
+        if seat.number == 1:
+            raise HostCannotBeRemoved("the host cannot be removed; remove the game instead")
+        self._release(session, seat, wire.PLAYER_REMOVED)
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every game (shutdown)."""
+        for session in list(self.games.values()):
+            session.close(code, reason)
+
+    # -- SessionOwner --------------------------------------------------------
+
+    def seat_lost(self, session: GameSession, seat: Seat) -> None:
+        if seat.number == 1:
+            session.close(
+                wire.HOST_DISCONNECTED, wire.CLOSE_REASONS[wire.HOST_DISCONNECTED],
+                message=wire.error(wire.HOST_DISCONNECTED, "host disconnected"),
+            )
+        else:
+            self._release(session, seat, wire.OPPONENT_DISCONNECTED)
+
+    def session_changed(self, session: GameSession) -> None:
+        self._changed()
+
+    def session_completed(self, session: GameSession) -> None:
+        # The game is over: it leaves the lobby now, its sockets close shortly.
+        self._forget(session)
+        self.hooks.game_completed(session)
+
+    def session_closed(self, session: GameSession) -> None:
+        self._forget(session)
+
+    # -- internals -------------------------------------------------------------
+
+    def _release(self, session: GameSession, seat: Seat, close_code: int) -> None:
+        self._tokens.pop(seat.token, None)
+        try:
+            session.release_seat(seat, close_code)
+        except RulesError:  # pragma: no cover - only seat 2 is released
+            log.failure("could not release seat {seat} of {game_id}", seat=seat.number, game_id=session.game_id)
+
+    def _forget(self, session: GameSession) -> None:
+        if self.games.get(session.game_id) is session:
+            del self.games[session.game_id]
+            for seat in session.seats:
+                self._tokens.pop(seat.token, None)
+            log.info("game {game_id} removed", game_id=session.game_id)
+            self._changed()
+
+    def _changed(self) -> None:
+        self.hooks.lobby_changed(self)

@@ -1,0 +1,456 @@
+"""One game's room: seats, connections, spectators, the engine, and the wire flow.
+
+A :class:`GameSession` knows nothing of HTTP or of how it was created.  Its
+*owner* (the lobby, or a match child) decides what happens when a seat is lost
+for good, and hears about every change.  Connections are anything with
+``send(prepared)``, ``send_message(dict)`` and ``close(code, reason)`` (see
+:mod:`rpsa.websocket`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Callable, Dict, List, Optional, Set
+
+from twisted.logger import Logger
+
+from rpsa import wire
+from rpsa.rules import Game, GameState, RoundEventType, RulesError
+from rpsa.rules.events import ROUND_EVENT
+from rpsa.settings import GameSettings
+
+log = Logger()
+
+STATE_NAMES = {
+    GameState.WAITING_FOR_PLAYERS: "waiting_for_players",
+    GameState.CHARACTER_SELECTION: "character_selection",
+    GameState.IN_PROGRESS: "in_progress",
+    GameState.GAME_OVER: "game_over",
+}
+
+
+def new_token() -> str:
+    """A fresh seat token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+class SeatTaken(RulesError):
+    """The user already holds a seat in this game."""
+
+
+class Seat:
+    """One player's place in a game: identity, token, connection and readiness."""
+
+    __slots__ = ("number", "user_id", "username", "token", "conn", "ever_connected", "ready", "absence_timer")
+
+    def __init__(self, number: int, user_id: str, username: str, token: str):
+        self.number = number
+        self.user_id = user_id
+        self.username = username
+        self.token = token
+        self.conn = None
+        self.ever_connected = False
+        self.ready = False
+        self.absence_timer = None
+
+    @property
+    def connected(self) -> bool:
+        """Whether a live connection holds this seat."""
+        return self.conn is not None
+
+    def __repr__(self) -> str:
+        return f"<Seat {self.number} {self.user_id!r}>"
+
+
+class SessionOwner:
+    """What a session tells its owner.  The default does nothing."""
+
+    def seat_lost(self, session: "GameSession", seat: Seat) -> None:
+        """``seat``'s player never came, or left and did not return within the grace."""
+
+    def session_changed(self, session: "GameSession") -> None:
+        """A connection came or went, or the game's state changed."""
+
+    def session_completed(self, session: "GameSession") -> None:
+        """GAME_COMPLETE was sent; the session closes its connections shortly."""
+
+    def session_closed(self, session: "GameSession") -> None:
+        """The session is over: every connection closed, every timer cancelled."""
+
+
+class GameSession:
+    """A game: two seats, spectators, the rules engine and the message flow.
+
+    ``host_first``: player 2 may not connect before the host has (the
+    original's rule, close code 4000); a match child lets either come first.
+    """
+
+    def __init__(
+        self,
+        game_id: str,
+        rounds: int,
+        reactor,
+        settings: GameSettings,
+        scheduler,
+        owner: Optional[SessionOwner] = None,
+        host_first: bool = True,
+        created_at: Optional[float] = None,
+        botch_damage: Optional[Callable[[], int]] = None,
+    ):
+        self.game_id = game_id
+        self.rounds = rounds
+        self._reactor = reactor
+        self.settings = settings
+        self._scheduler = scheduler
+        self.owner = owner or SessionOwner()
+        self.host_first = host_first
+        self.created_at = reactor.seconds() if created_at is None else created_at
+        self._botch_damage = botch_damage
+        self.engine = Game(rounds, botch_damage)
+        self.seats: List[Seat] = []
+        self.spectators: Set[Any] = set()
+        self.closed = False
+        self.factory = None  # the WebSocket factory serving this game (set by rpsa.websocket)
+        self._close_timer = None
+
+    # -- seats -------------------------------------------------------------
+
+    def add_seat(self, user_id: str, username: str, token: Optional[str] = None) -> Seat:
+        """Give a user the next free seat; its absence timer starts now."""
+        if any(s.user_id == user_id for s in self.seats):
+            raise SeatTaken(f"user {user_id!r} already has a seat in this game")
+        self.engine.add_player(user_id)  # raises GameFull
+        seat = Seat(len(self.seats) + 1, user_id, username, token or new_token())
+        self.seats.append(seat)
+        self._start_absence(seat, self.settings.join_timeout)
+        self.owner.session_changed(self)
+        return seat
+
+    def seat(self, number: int) -> Optional[Seat]:
+        """Seat 1 or 2, or None if empty."""
+        return self.seats[number - 1] if len(self.seats) >= number else None
+
+    def seat_for_user(self, user_id: str) -> Optional[Seat]:
+        """The seat this user holds, if any."""
+        for seat in self.seats:
+            if seat.user_id == user_id:
+                return seat
+        return None
+
+    def seat_for_token(self, token: str) -> Optional[Seat]:
+        """The seat this token opens, compared in constant time, or None."""
+        found = None
+        for seat in self.seats:
+            if secrets.compare_digest(seat.token.encode(), token.encode()):
+                found = seat
+        return found
+
+    def release_seat(self, seat: Seat, close_code: int) -> None:
+        """Free player 2's seat; the game is open again (the original's 4003 rules).
+
+        The departing player's connection (if any) is closed with ``close_code``;
+        the host and spectators are told ``4003``.  A match already running is
+        reset: the host keeps the seat, picks and readiness are cleared.
+        """
+        if seat not in self.seats or seat.number != 2:
+            raise RulesError("only player 2's seat can be released")
+        self._cancel_absence(seat)
+        self.seats.remove(seat)
+        if seat.conn is not None:
+            conn, seat.conn = seat.conn, None
+            conn.close(close_code, wire.CLOSE_REASONS.get(close_code, "removed"))
+        host = self.seats[0]
+        if self.engine.state >= GameState.IN_PROGRESS:
+            self._scheduler.remove(self)
+        self.engine = Game(self.rounds, self._botch_damage)
+        self.engine.add_player(host.user_id)
+        host.ready = False
+        self._send_to(self._audience(), wire.error(wire.OPPONENT_DISCONNECTED, "opponent disconnected"))
+        self.owner.session_changed(self)
+
+    # -- connections -------------------------------------------------------
+
+    def connect_player(self, seat: Seat, conn) -> None:
+        """A player's connection opened (token already checked)."""
+        if self.closed or seat not in self.seats:
+            conn.close(wire.GAME_REMOVED, wire.CLOSE_REASONS[wire.GAME_REMOVED])
+            return
+        host = self.seats[0]
+        if (
+            self.host_first
+            and seat.number == 2
+            and not host.connected
+            and self.engine.state < GameState.IN_PROGRESS
+        ):
+            conn.close(wire.HOST_NOT_CONNECTED, wire.CLOSE_REASONS[wire.HOST_NOT_CONNECTED])
+            return
+        previous = seat.conn
+        seat.conn = conn
+        seat.ever_connected = True
+        self._cancel_absence(seat)
+        if previous is not None:
+            previous.close(wire.REPLACED, wire.CLOSE_REASONS[wire.REPLACED])
+        conn.send_message(self.welcome(seat))
+        self._broadcast(self._player_joined())
+        log.info("player {seat} connected to game {game_id}", seat=seat.number, game_id=self.game_id)
+        self.owner.session_changed(self)
+
+    def connect_spectator(self, conn) -> None:
+        """A spectator's connection opened (limit already checked)."""
+        if self.closed:
+            conn.close(wire.GAME_REMOVED, wire.CLOSE_REASONS[wire.GAME_REMOVED])
+            return
+        self.spectators.add(conn)
+        conn.send_message(self.welcome(None))
+        self.owner.session_changed(self)
+
+    def spectator_room(self) -> bool:
+        """Whether one more spectator may join."""
+        return len(self.spectators) < self.settings.max_spectators
+
+    def disconnected(self, conn) -> None:
+        """A connection closed, for whatever reason."""
+        if conn in self.spectators:
+            self.spectators.discard(conn)
+            self.owner.session_changed(self)
+            return
+        for seat in self.seats:
+            if seat.conn is conn:
+                seat.conn = None
+                if not self.closed:
+                    grace = self.settings.reconnect_grace
+                    self._start_absence(seat, grace)
+                    self._broadcast(wire.player_left(seat.user_id, grace))
+                    log.info("player {seat} left game {game_id}", seat=seat.number, game_id=self.game_id)
+                    self.owner.session_changed(self)
+                return
+
+    def _start_absence(self, seat: Seat, seconds: float) -> None:
+        self._cancel_absence(seat)
+        seat.absence_timer = self._reactor.callLater(seconds, self._absence_expired, seat)
+
+    @staticmethod
+    def _cancel_absence(seat: Seat) -> None:
+        timer, seat.absence_timer = seat.absence_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _absence_expired(self, seat: Seat) -> None:
+        seat.absence_timer = None
+        if self.closed or seat not in self.seats or seat.connected:
+            return
+        log.info("seat {seat} of game {game_id} lost", seat=seat.number, game_id=self.game_id)
+        self.owner.seat_lost(self, seat)
+
+    # -- messages ----------------------------------------------------------
+
+    def received(self, conn, payload: bytes, is_binary: bool) -> None:
+        """One message from a connection (already within the size and rate limits)."""
+        seat = self._seat_of(conn)
+        try:
+            kind, argument = wire.parse_client_message(payload, is_binary)
+            if seat is None:
+                raise wire.BadMessage("spectator", "spectators cannot play; the message was ignored")
+            if kind == "select_weapon":
+                self._select_weapon(seat, argument)
+            elif kind == "select_fighter":
+                self._select_fighter(seat, argument)
+            else:
+                self._start_battle(seat)
+        except wire.BadMessage as e:
+            conn.send_message(wire.error(e.code, e.message))
+
+    def _seat_of(self, conn) -> Optional[Seat]:
+        for seat in self.seats:
+            if seat.conn is conn:
+                return seat
+        return None
+
+    def _select_fighter(self, seat: Seat, fighter_id: str) -> None:
+        if self.engine.state >= GameState.IN_PROGRESS:
+            raise wire.BadMessage("match_started", "fighters cannot be changed once the match has started")
+        if seat.ready:
+            raise wire.BadMessage("already_ready", "fighters cannot be changed after start_battle")
+        self.engine.select_fighter(seat.user_id, fighter_id)
+        other = self._other(seat)
+        mine = wire.fighter_selected(seat.user_id, fighter_id)
+        if other is not None and self.engine.fighters[other.number - 1] is not None:
+            # Both picks are made: everyone learns both.
+            theirs = wire.fighter_selected(other.user_id, self.engine.fighters[other.number - 1].id)
+            first, second = (mine, theirs) if seat.number == 1 else (theirs, mine)
+            audience = self._audience()
+            self._send_to(audience, first)
+            self._send_to(audience, second)
+        else:
+            seat.conn.send_message(mine)
+        self.owner.session_changed(self)
+
+    def _start_battle(self, seat: Seat) -> None:
+        if self.engine.state >= GameState.IN_PROGRESS:
+            return  # a repeat; the match is already on
+        if self.engine.fighters[seat.number - 1] is None:
+            raise wire.BadMessage("fighter_not_selected", "select a fighter before start_battle")
+        seat.ready = True
+        if len(self.seats) == 2 and all(s.ready for s in self.seats):
+            self._broadcast_events(self.engine.start())
+            self._scheduler.add(self)
+            log.info("match started in game {game_id}", game_id=self.game_id)
+        self.owner.session_changed(self)
+
+    def _select_weapon(self, seat: Seat, index: int) -> None:
+        if self.engine.state is not GameState.IN_PROGRESS:
+            raise wire.BadMessage("match_not_started", "weapons can be selected only during the match")
+        self.engine.select_weapon(seat.user_id, index)
+
+    def _other(self, seat: Seat) -> Optional[Seat]:
+        for other in self.seats:
+            if other is not seat:
+                return other
+        return None
+
+    # -- ticking and broadcasting -----------------------------------------
+
+    def tick(self) -> None:
+        """One engine tick (called by the scheduler)."""
+        engine = self.engine
+        events = engine.tick()
+        if events:
+            self._broadcast_events(events)
+        if engine.complete:
+            self._scheduler.remove(self)
+            self._complete()
+
+    def _broadcast_events(self, events) -> None:
+        for event in events:
+            self._broadcast(wire.engine_event(event))
+            if event.classtype == ROUND_EVENT and event.type == RoundEventType.STATE_CHANGE:
+                self._broadcast(wire.sync(self.engine.health))
+
+    def _complete(self) -> None:
+        log.info(
+            "match ended in game {game_id}: winner {winner}",
+            game_id=self.game_id, winner=self.engine.winner_id,
+        )
+        for seat in self.seats:
+            self._cancel_absence(seat)
+        self.owner.session_completed(self)
+        self._close_timer = self._reactor.callLater(
+            self.settings.close_delay, self.close, wire.NORMAL, wire.CLOSE_REASONS[wire.NORMAL]
+        )
+
+    def _audience(self) -> List[Any]:
+        audience = [s.conn for s in self.seats if s.conn is not None]
+        audience.extend(self.spectators)
+        return audience
+
+    def _send_to(self, conns, message: Dict[str, Any]) -> None:
+        if not conns:
+            return
+        payload = wire.encode(message)
+        prepared = self.factory.prepareMessage(payload) if self.factory is not None else payload
+        for conn in conns:
+            conn.send(prepared)
+
+    def _broadcast(self, message: Dict[str, Any]) -> None:
+        self._send_to(self._audience(), message)
+
+    def _player_joined(self) -> Dict[str, Any]:
+        p1, p2 = self.seat(1), self.seat(2)
+        return wire.player_joined(
+            (p1.user_id, p1.username) if p1 else None,
+            (p2.user_id, p2.username) if p2 else None,
+        )
+
+    # -- views -------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """The game's state name."""
+        return STATE_NAMES[self.engine.state]
+
+    @property
+    def joinable(self) -> bool:
+        """A free seat, and a connected creator."""
+        return len(self.seats) == 1 and self.seats[0].connected and not self.closed
+
+    def welcome(self, viewer: Optional[Seat]) -> Dict[str, Any]:
+        """The ``welcome`` message for a player (``viewer``) or a spectator (None)."""
+        message: Dict[str, Any] = {"type": "welcome", "role": "player" if viewer else "spectator"}
+        if viewer is not None:
+            message["userId"] = viewer.user_id
+        message["game"] = self.snapshot(viewer)
+        return message
+
+    def snapshot(self, viewer: Optional[Seat]) -> Dict[str, Any]:
+        """The game as ``viewer`` may see it: fighters hidden as the rules require."""
+        engine = self.engine
+        picks = engine.fighters
+        both_picked = len(self.seats) == 2 and picks[0] is not None and picks[1] is not None
+        viewer_picked = viewer is not None and picks[viewer.number - 1] is not None
+        health = engine.health
+        players = []
+        for seat in self.seats:
+            index = seat.number - 1
+            visible = seat is viewer or both_picked or (viewer_picked and viewer is not None)
+            fighter = picks[index]
+            players.append({
+                "seat": seat.number,
+                "user_id": seat.user_id,
+                "username": seat.username,
+                "connected": seat.connected,
+                "fighter": fighter.id if (fighter is not None and visible) else None,
+                "fighter_selected": fighter is not None,
+                "ready": seat.ready,
+                "health": health[index],
+                "round_wins": engine.round_wins[index],
+            })
+        round_state = engine.round_state
+        return {
+            "game_id": self.game_id,
+            "state": self.state,
+            "rounds": self.rounds,
+            "round": engine.round_number,
+            "round_state": None if round_state is None else int(round_state),
+            "players": players,
+            "spectators": len(self.spectators),
+        }
+
+    def summary(self) -> Dict[str, Any]:
+        """The game as the HTTP API lists it."""
+        return {
+            "game_id": self.game_id,
+            "state": self.state,
+            "rounds": self.rounds,
+            "players": [
+                {"user_id": s.user_id, "username": s.username, "connected": s.connected}
+                for s in self.seats
+            ],
+            "spectators": len(self.spectators),
+            "joinable": self.joinable,
+            "created_at": self.created_at,
+        }
+
+    # -- the end -----------------------------------------------------------
+
+    def close(self, code: int, reason: str, message: Optional[Dict[str, Any]] = None) -> None:
+        """End the session: optionally send ``message``, close every connection, cancel every timer."""
+        if self.closed:
+            return
+        self.closed = True
+        self._scheduler.remove(self)
+        if self._close_timer is not None and self._close_timer.active():
+            self._close_timer.cancel()
+        self._close_timer = None
+        audience = self._audience()
+        if message is not None:
+            self._send_to(audience, message)
+        for seat in self.seats:
+            self._cancel_absence(seat)
+            seat.conn = None
+        self.spectators.clear()
+        for conn in audience:
+            conn.close(code, reason)
+        self.owner.session_closed(self)
+
+    def __repr__(self) -> str:
+        return f"<GameSession {self.game_id!r} {self.state}>"

@@ -1,0 +1,170 @@
+"""Autobahn WebSocket connections of one game: handshake checks, limits, pings.
+
+Each :class:`~rpsa.session.GameSession` gets its own factory (built by
+:func:`make_factory`); the protocol checks the seat token at the handshake,
+enforces the size and rate limits, and hands every message to the session.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from autobahn.twisted.resource import WebSocketResource
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.logger import Logger
+
+from rpsa import wire
+from rpsa.hooks import ServerHooks
+
+log = Logger()
+
+
+class RateLimiter:
+    """A token bucket: ``rate`` messages a second, bursts of up to ``rate``."""
+
+    __slots__ = ("_rate", "_tokens", "_last")
+
+    def __init__(self, rate: float, now: float):
+        self._rate = float(rate)
+        self._tokens = float(rate)
+        self._last = now
+
+    def allow(self, now: float) -> bool:
+        """Take one token; False when the bucket is empty."""
+        tokens = self._tokens + (now - self._last) * self._rate
+        self._last = now
+        if tokens > self._rate:
+            tokens = self._rate
+        if tokens < 1.0:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1.0
+        return True
+
+
+class GameConnection(WebSocketServerProtocol):
+    """One WebSocket: a player holding a seat, or a spectator."""
+
+    seat = None
+    role = None
+    _limiter = None
+    _closing = False
+
+    # -- handshake -----------------------------------------------------------
+
+    def onConnect(self, request):
+        factory = self.factory
+        session = factory.session
+        if session.closed:
+            raise ConnectionDeny(404, "unknown game")
+        token = _first(request.params.get("token")) or _first(request.params.get("game_token"))
+        if token:
+            seat = session.seat_for_token(token)
+            if seat is None:
+                raise ConnectionDeny(403, "invalid token for this game")
+            user_id = _first(request.params.get("user_id"))
+            if user_id is not None and user_id != seat.user_id:
+                raise ConnectionDeny(403, "the token does not belong to this user")
+            self.seat = seat
+            self.role = "player"
+        else:
+            if not session.spectator_room():
+                raise ConnectionDeny(503, "no room for another spectator")
+            self.role = "spectator"
+        self._limiter = RateLimiter(session.settings.max_messages_per_second, factory.reactor.seconds())
+        return None
+
+    def onOpen(self):
+        factory = self.factory
+        factory.hooks.opened(self)
+        if self.role == "player":
+            factory.session.connect_player(self.seat, self)
+        else:
+            factory.session.connect_spectator(self)
+
+    # -- messages -------------------------------------------------------------
+
+    def onMessage(self, payload, isBinary):
+        if self._closing:
+            return
+        factory = self.factory
+        if not self._limiter.allow(factory.reactor.seconds()):
+            factory.hooks.rejected("rate")
+            self.close(wire.TOO_MANY_MESSAGES, wire.CLOSE_REASONS[wire.TOO_MANY_MESSAGES])
+            return
+        factory.hooks.received()
+        factory.session.received(self, payload, isBinary)
+
+    def _max_message_size_exceeded(self, msg_size, max_msg_size, reason):
+        # Autobahn's hook for an oversized message: close with rpsa's own code
+        # (instead of 1009) before the payload is buffered.
+        self.factory.hooks.rejected("size")
+        self._closing = True
+        self._fail_connection(wire.MESSAGE_TOO_BIG, wire.CLOSE_REASONS[wire.MESSAGE_TOO_BIG])
+
+    def onClose(self, wasClean, code, reason):
+        factory = self.factory
+        if self.role is not None and factory is not None:
+            factory.hooks.closed(self)
+            factory.session.disconnected(self)
+
+    # -- what the session calls ------------------------------------------------
+
+    def send(self, prepared) -> None:
+        """Send a message prepared once for every receiver."""
+        if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendPreparedMessage(prepared)
+
+    def send_message(self, message) -> None:
+        """Send one message to this connection only."""
+        if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendMessage(wire.encode(message))
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with ``code`` (1000 or 4xxx) and ``reason``."""
+        if self._closing:
+            return
+        self._closing = True
+        if self.state == WebSocketServerProtocol.STATE_CONNECTING:
+            self.dropConnection(abort=True)
+        else:
+            self.sendClose(code, reason)
+
+
+def _first(values) -> Optional[str]:
+    return values[0] if values else None
+
+
+class GameConnectionFactory(WebSocketServerFactory):
+    """The factory of one game's connections; ``hooks`` is a :class:`~rpsa.hooks.ServerHooks`."""
+
+    protocol = GameConnection
+
+    def __init__(self, session, reactor, hooks=None):
+        super().__init__(reactor=reactor)
+        self.session = session
+        self.hooks = hooks or ServerHooks()
+        settings = session.settings
+        self.setProtocolOptions(
+            maxMessagePayloadSize=settings.max_message_bytes,
+            maxFramePayloadSize=settings.max_message_bytes,
+            autoPingInterval=settings.ping_interval,
+            autoPingTimeout=settings.ping_timeout,
+            openHandshakeTimeout=10,
+            closeHandshakeTimeout=2,
+            trustXForwardedFor=0,
+        )
+
+
+
+def make_factory(session, reactor, hooks=None) -> GameConnectionFactory:
+    """Create the session's factory and attach it (``session.factory``)."""
+    factory = GameConnectionFactory(session, reactor, hooks)
+    session.factory = factory
+    return factory
+
+
+def make_resource(session) -> WebSocketResource:
+    """A Twisted Web resource that upgrades requests to this session's WebSockets."""
+    return WebSocketResource(session.factory)

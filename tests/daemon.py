@@ -1,0 +1,91 @@
+"""Start the real ``twistd -n rpsa`` on a free 127.0.0.1 port, for integration tests."""
+
+import json
+import os
+import socket
+import sys
+
+import treq
+from twisted.internet import defer, protocol, task
+
+from tests.support import child_env
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _DaemonProtocol(protocol.ProcessProtocol):
+    def __init__(self):
+        self.output = []
+        self.ended = defer.Deferred()
+
+    def outReceived(self, data):
+        self.output.append(data)
+
+    errReceived = outReceived
+
+    def processEnded(self, reason):
+        # (exit status, signal): (0, None) for a clean exit, (None, 15) killed by SIGTERM.
+        self.ended.callback((reason.value.exitCode, reason.value.signal))
+
+
+class Daemon:
+    """A running ``twistd -n rpsa``; ``url`` is its HTTP base."""
+
+    def __init__(self, reactor, args, env=None):
+        self._reactor = reactor
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.proto = _DaemonProtocol()
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        argv = [twistd, "-n", "--pidfile=", "rpsa", "--listen", f"tcp:{self.port}:interface=127.0.0.1", *args]
+        self.process = reactor.spawnProcess(self.proto, twistd, argv, env=env or child_env())
+
+    @property
+    def log(self):
+        """Everything the daemon printed so far."""
+        return b"".join(self.proto.output).decode("utf-8", "replace")
+
+    @defer.inlineCallbacks
+    def ready(self, attempts=100):
+        """Wait (at most ``attempts`` × 0.1 s) until /healthz answers."""
+        for _ in range(attempts):
+            if self.proto.ended.called:
+                raise RuntimeError(f"the daemon exited early:\n{self.log}")
+            try:
+                response = yield treq.get(f"{self.url}/healthz", timeout=2, persistent=False)
+                yield response.content()
+                return
+            except Exception:
+                yield task.deferLater(self._reactor, 0.1, lambda: None)
+        raise RuntimeError(f"the daemon did not answer:\n{self.log}")
+
+    @defer.inlineCallbacks
+    def request(self, method, path, body=None, headers=None):
+        """An HTTP request; fires with ``(status, decoded JSON or None)``."""
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        data = json.dumps(body).encode() if body is not None else None
+        response = yield treq.request(method, f"{self.url}{path}", data=data, headers=all_headers, timeout=10, persistent=False)
+        raw = yield response.content()
+        return response.code, (json.loads(raw) if raw else None)
+
+    @defer.inlineCallbacks
+    def stop(self, timeout=15):
+        """SIGTERM and wait (bounded) for ``(exit status, signal)``."""
+        if not self.proto.ended.called:
+            self.process.signalProcess("TERM")
+        ended = self.proto.ended
+        timer = self._reactor.callLater(timeout, self._kill)
+        status = yield ended
+        if timer.active():
+            timer.cancel()
+        return status
+
+    def _kill(self):
+        if not self.proto.ended.called:
+            self.process.signalProcess("KILL")

@@ -1,0 +1,104 @@
+"""Integration: the real ``twistd -n rpsa`` plays a whole match with real WebSocket clients."""
+
+from twisted.internet import defer, reactor
+from twisted.trial.unittest import TestCase
+
+from tests.daemon import Daemon
+from tests.wsclient import connect, of_type
+
+GAME_STARTED, GAME_COMPLETE = 0, 1
+WEAPON_COUNTDOWN = 1
+
+
+class LobbyMatchTests(TestCase):
+    """A real daemon, two players and a spectator."""
+
+    timeout = 120
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.daemon = Daemon(reactor, ["--tick", "0.02", "--reconnect-grace", "5"])
+        self.addCleanup(self._stop)
+        yield self.daemon.ready()
+
+    @defer.inlineCallbacks
+    def _stop(self):
+        exit_code, signal = yield self.daemon.stop()
+        # twistd re-raises SIGTERM after a clean shutdown.
+        self.assertIn((exit_code, signal), [(0, None), (None, 15)], self.daemon.log)
+        self.assertIn("Server Shut Down", self.daemon.log)
+
+    @defer.inlineCallbacks
+    def _play(self, host_url, guest_url, spectate_url):
+        host = yield connect(reactor, host_url)
+        yield host.wait_for(of_type("player_joined"))
+        guest = yield connect(reactor, guest_url)
+        yield guest.wait_for(of_type("player_joined"))
+        spectator = yield connect(reactor, spectate_url)
+        welcome = yield spectator.wait_for(of_type("welcome"))
+        self.assertEqual(welcome["role"], "spectator")
+        # Players throw rock (host) and scissors (guest) on every weapon countdown.
+        for client, weapon in ((host, 0), (guest, 2)):
+            client.onMessage = _auto_throw(client, weapon)
+        host.send_json({"type": "select_fighter", "characterId": "aru"})
+        guest.send_json({"type": "select_fighter", "characterId": "mai"})
+        host.send_json({"type": "start_battle"})
+        guest.send_json({"type": "start_battle"})
+        spectator.send_json({"type": "select_weapon", "index": 1})
+        complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
+        yield spectator.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
+        codes = yield defer.gatherResults([host.closed, guest.closed, spectator.closed])
+        return host, guest, spectator, complete, codes
+
+    @defer.inlineCallbacks
+    def test_native_match(self):
+        """Create, join, connect two players and a spectator; the match runs to GAME_COMPLETE and closes 1000."""
+        status, created = yield self.daemon.request("POST", "/api/games", {"user_id": "alice", "username": "Alice"})
+        self.assertEqual(status, 201)
+        status, joined = yield self.daemon.request(
+            "POST", f"/api/games/{created['game_id']}/players", {"user_id": "bob", "username": "Bob"})
+        self.assertEqual(status, 201)
+        self.assertNotEqual(created["player_token"], joined["player_token"])
+        host, guest, spectator, complete, codes = yield self._play(
+            created["ws_url"], joined["ws_url"], created["spectate_url"])
+        # Rock beats scissors every exchange: alice wins.
+        self.assertEqual(complete["eventData"]["data"], {"winnerId": "alice", "loserId": "bob"})
+        self.assertEqual(codes, [1000, 1000, 1000])
+        # The spectator saw every event the host saw, and its input was refused.
+        events = lambda c: [m for m in c.messages if m["type"].startswith("RPS") or m["type"] == "sync"]
+        self.assertEqual(events(spectator), events(host))
+        self.assertIn("spectator", [m.get("code") for m in spectator.messages if m["type"] == "error"])
+        status, _ = yield self.daemon.request("GET", f"/api/games/{created['game_id']}")
+        self.assertEqual(status, 404)
+        self.assertNotIn(created["player_token"], self.daemon.log)
+
+    @defer.inlineCallbacks
+    def test_original_routes_match(self):
+        """The original's routes and WebSocket URL play a whole match too."""
+        body = {"gameId": "g-compat", "userId": "u1", "username": "One"}
+        status, host_token = yield self.daemon.request("POST", "/create_game", body)
+        self.assertEqual(status, 200)
+        status, guest_token = yield self.daemon.request(
+            "POST", "/join_game", {"gameId": "g-compat", "userId": "u2", "username": "Two"})
+        self.assertEqual(status, 200)
+        base = self.daemon.ws_base
+        host, guest, spectator, complete, codes = yield self._play(
+            f"{base}/?game_token={host_token['gameToken']}&user_id=u1",
+            f"{base}/?game_token={guest_token['gameToken']}&user_id=u2",
+            f"{base}/api/games/g-compat/ws",
+        )
+        self.assertEqual(complete["eventData"]["data"]["winnerId"], "u1")
+        status, active = yield self.daemon.request("GET", "/active_games")
+        self.assertEqual((status, active), (200, []))
+
+
+def _auto_throw(client, weapon):
+    original = client.onMessage
+
+    def on_message(payload, is_binary):
+        original(payload, is_binary)
+        message = client.messages[-1]
+        if message.get("type") == "RPSRoundEvent" and message["eventData"]["type"] == WEAPON_COUNTDOWN:
+            client.send_json({"type": "select_weapon", "index": weapon})
+
+    return on_message

@@ -1,0 +1,89 @@
+"""A WebSocket test client that records every message and waits for the ones a test expects."""
+
+import json
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol, connectWS
+from twisted.internet import defer
+
+
+class RecordingClient(WebSocketClientProtocol):
+    """Records messages; ``wait_for(predicate)`` fires with the first match."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+        self.close_code = None
+        self.closed = defer.Deferred()
+        self.opened = defer.Deferred()
+        self._waiters = []
+
+    def onOpen(self):
+        self.opened.callback(self)
+
+    def onMessage(self, payload, isBinary):
+        message = json.loads(payload)
+        self.messages.append(message)
+        for waiter in list(self._waiters):
+            predicate, d = waiter
+            if predicate(message):
+                self._waiters.remove(waiter)
+                d.callback(message)
+
+    def onClose(self, wasClean, code, reason):
+        self.close_code = code
+        self.close_reason = reason
+        for predicate, d in self._waiters:
+            d.errback(ConnectionError(f"closed ({code} {reason}) while waiting"))
+        self._waiters = []
+        if not self.opened.called:
+            self.opened.errback(ConnectionError(f"refused: {code} {reason}"))
+        self.closed.callback(code)
+
+    def send_json(self, message):
+        """Send one JSON message."""
+        self.sendMessage(json.dumps(message).encode())
+
+    def wait_for(self, predicate, seen=True):
+        """A Deferred firing with the first message (already seen, if ``seen``) matching ``predicate``."""
+        if seen:
+            for message in self.messages:
+                if predicate(message):
+                    return defer.succeed(message)
+        d = defer.Deferred()
+        self._waiters.append((predicate, d))
+        return d
+
+
+def of_type(kind, **fields):
+    """A predicate: message type ``kind`` (and, for events, the numeric event type)."""
+    def predicate(message):
+        if message.get("type") != kind:
+            return False
+        if "event" in fields:
+            return message["eventData"]["type"] == fields["event"]
+        return True
+    return predicate
+
+
+class _ClientFactory(WebSocketClientFactory):
+    protocol = RecordingClient
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connected = defer.Deferred()
+
+    def buildProtocol(self, addr):
+        proto = super().buildProtocol(addr)
+        proto.opened.chainDeferred(self.connected)
+        return proto
+
+    def clientConnectionFailed(self, connector, reason):
+        if not self.connected.called:
+            self.connected.errback(reason)
+
+
+def connect(reactor, url, timeout=10):
+    """Open a RecordingClient to ``url``; fires with it once open, fails if refused."""
+    factory = _ClientFactory(url, reactor=reactor)
+    connectWS(factory, timeout=timeout)
+    return factory.connected
