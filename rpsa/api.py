@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from rpsa import lobby as lobby_errors
 from rpsa import wire
 from rpsa.compat import CompatAPI
+from rpsa.launcher import LaunchError
 from rpsa.rules import FIGHTERS
 from rpsa.web import (
     AccessPolicy,
@@ -59,13 +60,13 @@ class LobbyAPI:
 
     app = Klein()
 
-    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, health=None, extra_routes=None):
+    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None, health=None):
         self.lobby = lobby
         self.access = access
         self.urls = urls
+        self.matches = matches  # the MatchAPI, when the launcher is on
         self._health = health  # callable -> (status, body); default: always ok
         self.compat = CompatAPI(lobby, access)
-        self.extra = extra_routes or {}
 
     def resource(self):
         """The Twisted Web resource serving this API."""
@@ -74,6 +75,11 @@ class LobbyAPI:
     @app.handle_errors(APIError)
     def _api_error(self, request, failure):
         return error_response(request, failure.value)
+
+    @app.handle_errors(LaunchError)
+    def _launch_error(self, request, failure):
+        error = failure.value
+        return error_response(request, APIError(error.status, error.code, error.message))
 
     @app.handle_errors(lobby_errors.LobbyError)
     def _lobby_error(self, request, failure):
@@ -150,6 +156,33 @@ class LobbyAPI:
     def game_websocket(self, request, game_id):
         # No API key: a player proves its seat with its token, spectating is open.
         return make_resource(self.lobby.get(game_id))
+
+    # -- matches ---------------------------------------------------------------
+
+    @app.route("/api/match", methods=["PUT"])
+    @requires_key
+    def put_match(self, request):
+        return self._launcher_api().put_match(request)
+
+    @app.route("/api/match", methods=["GET"])
+    @requires_key
+    def list_matches(self, request):
+        return self._launcher_api().list_matches(request)
+
+    @app.route("/api/match/<match_id>", methods=["GET"])
+    @requires_key
+    def get_match(self, request, match_id):
+        return self._launcher_api().get_match(request, match_id)
+
+    @app.route("/api/match/<match_id>", methods=["DELETE"])
+    @requires_key
+    def delete_match(self, request, match_id):
+        return self._launcher_api().delete_match(request, match_id)
+
+    def _launcher_api(self):
+        if self.matches is None:
+            raise APIError(404, "not_found", "the match launcher is off")
+        return self.matches
 
     # -- the rest ------------------------------------------------------------
 

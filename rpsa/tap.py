@@ -12,7 +12,10 @@ from twisted.python import usage
 from rpsa import wire
 from rpsa.api import LobbyAPI
 from rpsa.listeners import is_local
+from rpsa.launcher import MatchLauncher
 from rpsa.lobby import Lobby
+from rpsa.matchapi import MatchAPI
+from rpsa.notify import Notifier
 from rpsa.settings import GameSettings
 from rpsa.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
@@ -36,6 +39,18 @@ def _number(kind, minimum, name):
         return value
 
     return parse
+
+
+def _port_range(text):
+    """``MIN-MAX`` within 1024..65535, MIN <= MAX."""
+    low, sep, high = text.partition("-")
+    try:
+        low, high = int(low), int(high)
+    except ValueError:
+        raise usage.UsageError(f"--match-ports: expected MIN-MAX, got {text!r}")
+    if not sep or not 1024 <= low <= high <= 65535:
+        raise usage.UsageError(f"--match-ports: expected MIN-MAX within 1024-65535 with MIN <= MAX, got {text!r}")
+    return (low, high)
 
 
 class Options(usage.Options):
@@ -64,6 +79,14 @@ class Options(usage.Options):
         ["max-message-bytes", None, 4096, "Largest WebSocket message accepted.", _number(int, 64, "max-message-bytes")],
         ["max-messages-per-second", None, 20, "Messages per second per connection.",
          _number(int, 1, "max-messages-per-second")],
+        ["match-ports", None, "9000-9099", "Port range MIN-MAX for match children (within 1024-65535).", _port_range],
+        ["match-interface", None, "127.0.0.1", "Interface match children listen on."],
+        ["launch-timeout", None, 10.0, "Seconds a match child has to report its port.",
+         _number(float, 0.001, "launch-timeout")],
+        ["match-join-timeout", None, 60.0, "Seconds a match waits for both players before it is abandoned.",
+         _number(float, 0.001, "match-join-timeout")],
+        ["max-matches", None, 100, "Most match children at once.", _number(int, 1, "max-matches")],
+        ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
     ]
 
     def __init__(self):
@@ -88,6 +111,11 @@ class Options(usage.Options):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
                 raise usage.UsageError(f"--public-url: expected http(s)://host[:port][/prefix], got {url!r}")
+        notify = self["notify-url"]
+        if notify is not None:
+            parts = urlsplit(notify)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise usage.UsageError(f"--notify-url: expected an http(s) URL, got {notify!r}")
         self["api-key"] = None
         if self["api-key-file"] is not None:
             try:
@@ -117,14 +145,26 @@ class Options(usage.Options):
             max_messages_per_second=self["max-messages-per-second"],
         )
 
+    def child_config(self) -> dict:
+        """The server config line sent to every match child."""
+        config = self.game_settings().to_json()
+        config.update(
+            ports=list(self["match-ports"]),
+            interface=self["match-interface"],
+            join_timeout=self["match-join-timeout"],
+        )
+        return config
+
 
 class GameServerService(service.MultiService):
     """The lobby and its listeners; on stop, every game is closed before the process exits."""
 
-    def __init__(self, lobby: Lobby, scheduler: TickScheduler, reactor):
+    def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor, notifier=None):
         super().__init__()
         self.lobby = lobby
         self.scheduler = scheduler
+        self.launcher = launcher
+        self.notifier = notifier
         self._reactor = reactor
 
     def startService(self):
@@ -139,7 +179,10 @@ class GameServerService(service.MultiService):
         ]
         self.lobby.close_all(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
         self.scheduler.stop()
-        closed = defer.DeferredList([defer.maybeDeferred(lambda d=d: d) for d in connections], consumeErrors=True)
+        waits = [*connections, self.launcher.stopAll()]
+        if self.notifier is not None:
+            waits.append(self.notifier.stop())
+        closed = defer.DeferredList(waits, consumeErrors=True)
         closed.addTimeout(STOP_TIMEOUT, self._reactor)
         closed.addErrback(lambda f: log.warn("stopping: {n} connections did not close in time", n=len(connections)))
         closed.addCallback(lambda _: super(GameServerService, self).stopService())
@@ -160,9 +203,17 @@ def makeService(options, reactor=None):
     settings = options.game_settings()
     scheduler = TickScheduler(reactor, settings.tick)
     lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"])
-    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), URLBuilder(options["public-url"]))
+    urls = URLBuilder(options["public-url"])
+    notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
+    launcher = MatchLauncher(
+        reactor, options.child_config(),
+        launch_timeout=options["launch-timeout"], max_matches=options["max-matches"],
+        on_ended=lambda record: matches.match_ended(record),
+    )
+    matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining)
+    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches)
     site = make_site(api.resource(), reactor)
-    top = GameServerService(lobby, scheduler, reactor)
+    top = GameServerService(lobby, scheduler, launcher, reactor, notifier)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
     return top

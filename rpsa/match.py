@@ -1,0 +1,304 @@
+"""The match child: ``python -m rpsa.match`` serves one match on its own port, then exits.
+
+It is spawned by the daemon's :mod:`rpsa.launcher` and talks to it over stdio:
+
+* stdin, line 1: the server config, JSON (``ports`` [min, max], ``interface``,
+  and the game settings).  The child binds the first free port in the range
+  and prints ``Port: N`` (or ``Error: no_free_port: ...`` and exits 1).
+* stdin, line 2 (at once, or later for a warm child): the match, JSON
+  (``match_id``, ``rounds``, ``players`` [{``user_id``, ``username``, ``token``}]).
+  Tokens come only this way, never on the command line.
+* stdout: ``Status: {json}`` on connects and state changes, ``Result: {json}``
+  when the match ends (``winner``, ``loser``, ``round_wins``; or ``reason``).
+* stdin reaching EOF means the daemon is gone: the child closes its
+  connections and exits at once.
+
+Players connect to ``ws://HOST:N/ws?token=T``, spectators to ``ws://HOST:N/ws``.
+Either player may connect first; if both are not connected within the join
+timeout the match ends with reason ``abandoned``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Dict, Optional
+
+from twisted.internet import defer, error, stdio
+from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+from twisted.protocols.basic import LineReceiver
+from twisted.web.resource import Resource
+
+from rpsa import wire
+from rpsa.hooks import ServerHooks
+from rpsa.rules import GameState
+from rpsa.session import GameSession, SessionOwner
+from rpsa.settings import GameSettings
+from rpsa.ticker import TickScheduler
+from rpsa.web import make_site
+from rpsa.websocket import make_factory, make_resource
+
+log = Logger()
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
+CLOSE_WAIT = 3.0  # seconds to let connections finish closing before exiting
+FLUSH_WAIT = 2.0  # seconds to let stdout drain before exiting anyway
+
+
+class ChildError(Exception):
+    """A failure reported to the daemon as ``Error: code: message``."""
+
+    def __init__(self, code: str, message: str, status: int = EXIT_ERROR):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def parse_config(line: bytes) -> Dict[str, Any]:
+    """The server config line, validated."""
+    try:
+        config = json.loads(line)
+    except ValueError:
+        raise ChildError("bad_config", "the config line is not JSON", EXIT_BAD_INPUT) from None
+    if not isinstance(config, dict):
+        raise ChildError("bad_config", "the config line must be a JSON object", EXIT_BAD_INPUT)
+    ports = config.get("ports")
+    if (
+        not isinstance(ports, list) or len(ports) != 2
+        or not all(type(p) is int and 1 <= p <= 65535 for p in ports) or ports[0] > ports[1]
+    ):
+        raise ChildError("bad_config", "'ports' must be [min, max] within 1..65535", EXIT_BAD_INPUT)
+    if not isinstance(config.get("interface", "127.0.0.1"), str):
+        raise ChildError("bad_config", "'interface' must be a string", EXIT_BAD_INPUT)
+    return config
+
+
+def parse_match(line: bytes) -> Dict[str, Any]:
+    """The match line, validated (the daemon validated it too; this is a backstop)."""
+    try:
+        match = json.loads(line)
+    except ValueError:
+        raise ChildError("bad_match", "the match line is not JSON", EXIT_BAD_INPUT) from None
+    players = match.get("players") if isinstance(match, dict) else None
+    if (
+        not isinstance(players, list) or len(players) != 2
+        or not all(isinstance(p, dict) and all(isinstance(p.get(k), str) and p.get(k) for k in ("user_id", "username", "token")) for p in players)
+        or players[0]["user_id"] == players[1]["user_id"]
+    ):
+        raise ChildError("bad_match", "'players' must be two distinct players with user_id, username and token", EXIT_BAD_INPUT)
+    if not isinstance(match.get("match_id"), str):
+        raise ChildError("bad_match", "'match_id' must be a string", EXIT_BAD_INPUT)
+    return match
+
+
+class _ConnectionTracker(ServerHooks):
+    """Keeps the set of open connections, to wait for them before exiting."""
+
+    def __init__(self):
+        self.open = set()
+
+    def opened(self, conn) -> None:
+        self.open.add(conn)
+
+    def closed(self, conn) -> None:
+        self.open.discard(conn)
+
+
+class MatchRunner(SessionOwner):
+    """Runs one match: binds the port, owns the session, reports to the daemon."""
+
+    def __init__(self, reactor, report, exit):
+        self._reactor = reactor
+        self._report = report          # report(kind, text): writes "Kind: text" on stdout
+        self._exit = exit              # exit(status): stops the process
+        self.settings: Optional[GameSettings] = None
+        self.config: Optional[Dict[str, Any]] = None
+        self.session: Optional[GameSession] = None
+        self.port = None
+        self._scheduler = None
+        self._tracker = _ConnectionTracker()
+        self._root = Resource()
+        self._last_status = None
+        self._ending = False
+
+    # -- setup ---------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def configure(self, config: Dict[str, Any]):
+        """Bind the first free port in the configured range and report it."""
+        self.config = config
+        self.settings = GameSettings.from_json(config)
+        self._scheduler = TickScheduler(self._reactor, self.settings.tick)
+        site = make_site(self._root, self._reactor)
+        low, high = config["ports"]
+        interface = config.get("interface", "127.0.0.1")
+        for port in range(low, high + 1):
+            try:
+                self.port = self._reactor.listenTCP(port, site, interface=interface)
+            except error.CannotListenError:
+                continue
+            self._report("Port", str(port))
+            log.info("match child listening on {interface}:{port}", interface=interface, port=port)
+            return port
+        raise ChildError("no_free_port", f"no free port in {low}-{high}")
+        yield  # pragma: no cover - keeps this a generator
+
+    def assign(self, match: Dict[str, Any]) -> None:
+        """Start waiting for this match's players."""
+        session = GameSession(
+            match["match_id"], match.get("rounds", 3), self._reactor, self.settings,
+            self._scheduler, owner=self, host_first=False,
+        )
+        factory = make_factory(session, self._reactor, self._tracker)
+        for player in match["players"]:
+            session.add_seat(player["user_id"], player["username"], player["token"])
+        self.session = session
+        self._root.putChild(b"ws", make_resource(session))
+        log.info("match {match_id} waiting for its players", match_id=session.game_id)
+        self._status()
+        return factory
+
+    # -- SessionOwner ----------------------------------------------------------
+
+    def seat_lost(self, session: GameSession, seat) -> None:
+        log.info("match {match_id} abandoned: player {seat} did not come back", match_id=session.game_id, seat=seat.number)
+        self._result({"reason": "abandoned", "user_id": seat.user_id})
+        session.close(wire.GAME_ABANDONED, wire.CLOSE_REASONS[wire.GAME_ABANDONED])
+
+    def session_changed(self, session: GameSession) -> None:
+        self._status()
+
+    def session_completed(self, session: GameSession) -> None:
+        engine = session.engine
+        self._result({
+            "winner": engine.winner_id,
+            "loser": engine.loser_id,
+            "round_wins": {seat.user_id: engine.round_wins[seat.number - 1] for seat in session.seats},
+        })
+
+    def session_closed(self, session: GameSession) -> None:
+        self._finish(EXIT_OK)
+
+    # -- reporting and exit ----------------------------------------------------
+
+    def _status(self) -> None:
+        session = self.session
+        if session is None or self._ending:
+            return
+        state = "playing" if session.engine.state >= GameState.IN_PROGRESS else "waiting"
+        status = {"state": state, "players": [{"user_id": s.user_id, "connected": s.connected} for s in session.seats]}
+        if status != self._last_status:
+            self._last_status = status
+            self._report("Status", json.dumps(status, separators=(",", ":")))
+
+    def _result(self, result: Dict[str, Any]) -> None:
+        if not self._ending:
+            self._ending = True
+            self._report("Result", json.dumps(result, separators=(",", ":")))
+
+    def daemon_gone(self) -> None:
+        """stdin closed: the daemon is gone, so is this match."""
+        log.info("the daemon is gone; stopping")
+        if self.session is not None and not self.session.closed:
+            self._result({"reason": "daemon_gone"})
+            self.session.close(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
+        else:
+            self._finish(EXIT_OK)
+
+    def shutdown(self) -> Optional[defer.Deferred]:
+        """Before the reactor stops (SIGTERM): close every connection, bounded."""
+        if self.session is not None and not self.session.closed:
+            self._result({"reason": "stopped"})
+            self.session.close(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
+        return self._closed_connections()
+
+    def _closed_connections(self) -> defer.Deferred:
+        waits = [conn.is_closed for conn in list(self._tracker.open)]
+        d = defer.DeferredList(waits, consumeErrors=True)
+        d.addTimeout(CLOSE_WAIT, self._reactor)
+        d.addErrback(lambda _: None)
+        return d
+
+    def _finish(self, status: int) -> None:
+        self._closed_connections().addCallback(lambda _: self._exit(status))
+
+
+class ControlProtocol(LineReceiver):
+    """The daemon's side of stdio: config and match lines in, reports out."""
+
+    delimiter = b"\n"
+    MAX_LENGTH = 64 * 1024
+
+    def __init__(self, reactor):
+        self._reactor = reactor
+        self.runner = MatchRunner(reactor, self.report, self.exit)
+        self._lines = 0
+        self.exit_status = EXIT_OK
+        self._exiting = False
+
+    def connectionMade(self):
+        self._reactor.addSystemEventTrigger("before", "shutdown", self.runner.shutdown)
+
+    def report(self, kind: str, text: str) -> None:
+        """One line to the daemon."""
+        self.transport.write(f"{kind}: {text}\n".encode("utf-8"))
+
+    def lineReceived(self, line: bytes) -> None:
+        self._lines += 1
+        try:
+            if self._lines == 1:
+                d = self.runner.configure(parse_config(line))
+                d.addErrback(self._failed)
+            elif self._lines == 2:
+                self.runner.assign(parse_match(line))
+        except ChildError as e:
+            self._fail(e)
+
+    def lineLengthExceeded(self, line):
+        self._fail(ChildError("bad_input", "a stdin line is too long", EXIT_BAD_INPUT))
+
+    def _failed(self, failure):
+        if failure.check(ChildError):
+            self._fail(failure.value)
+        else:
+            log.failure("match child failed", failure)
+            self._fail(ChildError("internal_error", str(failure.value)))
+
+    def _fail(self, e: ChildError) -> None:
+        self.report("Error", f"{e.code}: {e.message}")
+        self.exit(e.status)
+
+    def connectionLost(self, reason):
+        if self._exiting:
+            self._stop_reactor()
+        else:
+            self.runner.daemon_gone()
+
+    def exit(self, status: int) -> None:
+        """Flush stdout, then stop the reactor; the process exits with ``status``."""
+        if self._exiting:
+            return
+        self._exiting = True
+        self.exit_status = status
+        self.transport.loseConnection()  # flushes what is buffered, then connectionLost
+        self._reactor.callLater(FLUSH_WAIT, self._stop_reactor)
+
+    def _stop_reactor(self) -> None:
+        if self._reactor.running:
+            self._reactor.stop()
+
+
+def main() -> int:
+    """Entry point of ``python -m rpsa.match``."""
+    from twisted.internet import reactor
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    control = ControlProtocol(reactor)
+    stdio.StandardIO(control, reactor=reactor)
+    reactor.run()
+    return control.exit_status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``/api/match``: a matchmaker asks for a dedicated child game server per match.
+
+``PUT /api/match`` starts a child through :class:`~rpsa.launcher.MatchLauncher`
+and answers with its port, the players' tokens and URLs; the same body again
+while the match lives answers 200 with the same answer.  ``GET`` lists and
+shows matches, ``DELETE`` stops one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from rpsa.session import new_token
+from rpsa.web import APIError, id_field, json_response, read_json_object, rounds_field
+
+log = Logger()
+
+MATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LIVE_STATES = ("starting", "waiting", "playing")
+
+
+def parse_match_request(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The match a PUT asks for (without tokens), or raise APIError 400."""
+    match_id = body.get("match_id")
+    if not isinstance(match_id, str) or not MATCH_ID.match(match_id):
+        raise APIError(400, "bad_field", "'match_id' must be 1-64 letters, digits, '-' or '_'")
+    players = body.get("players")
+    if not isinstance(players, list) or len(players) != 2 or not all(isinstance(p, dict) for p in players):
+        raise APIError(400, "bad_field", "'players' must list exactly two players {user_id, username}")
+    parsed = [{"user_id": id_field(p, "user_id"), "username": id_field(p, "username")} for p in players]
+    if parsed[0]["user_id"] == parsed[1]["user_id"]:
+        raise APIError(400, "bad_field", "the two players must have different user_ids")
+    return {"match_id": match_id, "rounds": rounds_field(body), "players": parsed}
+
+
+def _without_tokens(request: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "match_id": request["match_id"],
+        "rounds": request["rounds"],
+        "players": [{"user_id": p["user_id"], "username": p["username"]} for p in request["players"]],
+    }
+
+
+class MatchAPI:
+    """The match launcher's HTTP handlers; :class:`rpsa.api.LobbyAPI` routes ``/api/match`` here."""
+
+    def __init__(self, launcher, urls, notifier=None, is_draining=lambda: False):
+        self.launcher = launcher
+        self.urls = urls
+        self.notifier = notifier
+        self._is_draining = is_draining
+
+    @defer.inlineCallbacks
+    def put_match(self, request):
+        """``PUT /api/match``: start (or find) a match; fires with the JSON answer."""
+        wanted = parse_match_request(read_json_object(request))
+        match_id = wanted["match_id"]
+        existing = self.launcher.get(match_id)
+        status = 201
+        if existing is not None and existing.state in LIVE_STATES:
+            if _without_tokens(existing.request) != wanted:
+                raise APIError(409, "match_exists", f"match {match_id} is live with a different request")
+            launch_request, status = existing.request, 200
+        else:
+            if self._is_draining():
+                raise APIError(503, "draining", "the server is draining: no new matches")
+            launch_request = dict(wanted, players=[dict(p, token=new_token()) for p in wanted["players"]])
+        record = yield self.launcher.launch(launch_request)
+        answer = self._answer(request, record)
+        if status == 201:
+            log.info("match {match_id} started on port {port}", match_id=match_id, port=record.port)
+            self._notify({"event": "match_ready", "match_id": match_id, "port": record.port,
+                          "spectate_url": answer["spectate_url"]})
+        return json_response(request, answer, status)
+
+    def list_matches(self, request):
+        """``GET /api/match``."""
+        return json_response(request, {"matches": [record.to_json() for record in self.launcher.list()]})
+
+    def get_match(self, request, match_id):
+        """``GET /api/match/{match_id}``."""
+        record = self.launcher.get(match_id)
+        if record is None:
+            raise APIError(404, "match_not_found", f"no match {match_id!r}")
+        return json_response(request, record.to_json())
+
+    @defer.inlineCallbacks
+    def delete_match(self, request, match_id):
+        """``DELETE /api/match/{match_id}``: stop the child (TERM, then KILL)."""
+        if self.launcher.get(match_id) is None:
+            raise APIError(404, "match_not_found", f"no match {match_id!r}")
+        record = yield self.launcher.stop(match_id)
+        log.info("match {match_id} stopped through the API", match_id=match_id)
+        return json_response(request, record.to_json())
+
+    def match_ended(self, record) -> None:
+        """The launcher's ``on_ended`` hook: log and notify."""
+        ending = {"result": record.result} if record.result is not None else {"reason": record.reason}
+        log.info("match {match_id} ended: {ending}", match_id=record.match_id, ending=ending)
+        self._notify({"event": "match_ended", "match_id": record.match_id, **ending})
+
+    def _notify(self, event: Dict[str, Any]) -> None:
+        if self.notifier is not None:
+            self.notifier.post(event)
+
+    def _answer(self, request, record) -> Dict[str, Any]:
+        base = self.urls.base(request, port=record.port)
+        return {
+            "match_id": record.match_id,
+            "port": record.port,
+            "spectate_url": f"{base}/ws",
+            "players": [
+                {"user_id": p["user_id"], "token": p["token"], "ws_url": f"{base}/ws?token={p['token']}"}
+                for p in record.request["players"]
+            ],
+        }
