@@ -18,6 +18,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_range(count, attempts=50):
+    """``(low, high)``: ``count`` consecutive 127.0.0.1 ports that were free a moment ago."""
+    for _ in range(attempts):
+        low = free_port()
+        if low + count > 65535:
+            continue
+        sockets = []
+        try:
+            for port in range(low, low + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return low, low + count - 1
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def process_gone(pid):
+    """True if ``pid`` no longer runs (never existed, or is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
 class _DaemonProtocol(protocol.ProcessProtocol):
     def __init__(self):
         self.output = []

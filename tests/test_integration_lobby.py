@@ -4,10 +4,9 @@ from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
 from tests.daemon import Daemon
-from tests.wsclient import connect, of_type
+from tests.wsclient import auto_throw, connect, of_type
 
 GAME_STARTED, GAME_COMPLETE = 0, 1
-WEAPON_COUNTDOWN = 1
 
 
 class LobbyMatchTests(TestCase):
@@ -39,7 +38,7 @@ class LobbyMatchTests(TestCase):
         self.assertEqual(welcome["role"], "spectator")
         # Players throw rock (host) and scissors (guest) on every weapon countdown.
         for client, weapon in ((host, 0), (guest, 2)):
-            client.onMessage = _auto_throw(client, weapon)
+            client.onMessage = auto_throw(client, weapon)
         host.send_json({"type": "select_fighter", "characterId": "aru"})
         guest.send_json({"type": "select_fighter", "characterId": "mai"})
         host.send_json({"type": "start_battle"})
@@ -91,14 +90,3 @@ class LobbyMatchTests(TestCase):
         status, active = yield self.daemon.request("GET", "/active_games")
         self.assertEqual((status, active), (200, []))
 
-
-def _auto_throw(client, weapon):
-    original = client.onMessage
-
-    def on_message(payload, is_binary):
-        original(payload, is_binary)
-        message = client.messages[-1]
-        if message.get("type") == "RPSRoundEvent" and message["eventData"]["type"] == WEAPON_COUNTDOWN:
-            client.send_json({"type": "select_weapon", "index": weapon})
-
-    return on_message

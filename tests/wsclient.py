@@ -87,3 +87,19 @@ def connect(reactor, url, timeout=10):
     factory = _ClientFactory(url, reactor=reactor)
     connectWS(factory, timeout=timeout)
     return factory.connected
+
+
+WEAPON_COUNTDOWN = 1
+
+
+def auto_throw(client, weapon):
+    """An onMessage for ``client`` that also throws ``weapon`` on every WEAPON_COUNTDOWN."""
+    original = client.onMessage
+
+    def on_message(payload, is_binary):
+        original(payload, is_binary)
+        message = client.messages[-1]
+        if message.get("type") == "RPSRoundEvent" and message["eventData"]["type"] == WEAPON_COUNTDOWN:
+            client.send_json({"type": "select_weapon", "index": weapon})
+
+    return on_message
