@@ -9,7 +9,9 @@ The daemon and a child talk over the child's standard streams:
 - stdout, child to daemon: ``Port: N`` once the child listens,
   ``Error: [code: ]message`` if it cannot start, then ``Status: {json}`` and
   ``Result: {json}`` lines.  Any other line is noise, logged at debug level.
-- stderr: read and logged, a bounded number of lines of bounded length.
+- stderr: read and logged at info level, at most ``MAX_STDERR_LINES`` lines of
+  at most ``MAX_STDERR_LINE`` characters per child; the last line is kept for
+  error messages.
 
 :class:`MatchProcess` is the ``ProcessProtocol`` for one child.  It knows
 nothing about the match table; :mod:`rpsa.launcher` builds on it.
@@ -125,34 +127,29 @@ def parse_line(line: bytes) -> Tuple[str, Any]:
 class LineBuffer:
     """Splits a byte stream into lines, dropping any line longer than ``max_length``.
 
-    ``overflow()`` is called once per dropped line.  The work done per chunk is
+    A dropped line comes out as ``None``.  The work done per chunk is
     proportional to the chunk, however the stream is split.
     """
 
-    def __init__(self, max_length: int, overflow: Callable[[], None]):
+    def __init__(self, max_length: int):
         self._max = max_length
-        self._overflow = overflow
         self._buffer = bytearray()
         self._dropping = False
 
-    def feed(self, data: bytes) -> List[bytes]:
+    def feed(self, data: bytes) -> List[Optional[bytes]]:
         """Add ``data``; return the lines it completed, without their ``\\n``."""
+        lines: List[Optional[bytes]] = []
         if b"\n" not in data:
-            self._append(data)
-            return []
+            self._append(data, lines)
+            return lines
         head, *middle, tail = data.split(b"\n")
-        lines = []
-        self._append(head)
+        self._append(head, lines)
         if not self._dropping:
             lines.append(bytes(self._buffer))
         self._buffer.clear()
         self._dropping = False
-        for line in middle:
-            if len(line) > self._max:
-                self._overflow()
-            else:
-                lines.append(line)
-        self._append(tail)
+        lines.extend(None if len(line) > self._max else line for line in middle)
+        self._append(tail, lines)
         return lines
 
     def close(self) -> List[bytes]:
@@ -162,13 +159,13 @@ class LineBuffer:
         self._dropping = False
         return rest
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, lines: List[Optional[bytes]]) -> None:
         if self._dropping:
             return
         if len(self._buffer) + len(data) > self._max:
             self._buffer.clear()
             self._dropping = True
-            self._overflow()
+            lines.append(None)
         else:
             self._buffer += data
 
@@ -240,8 +237,8 @@ class MatchProcess(ProcessProtocol):
         self._on_result = on_result
         self._ready = OneShot()
         self._ended = OneShot()
-        self._stdout = LineBuffer(MAX_LINE, self._stdoutOverflow)
-        self._stderr = LineBuffer(MAX_LINE, self._stderrOverflow)
+        self._stdout = LineBuffer(MAX_LINE)
+        self._stderr = LineBuffer(MAX_LINE)
         self._stderr_lines = 0
         self._last_stderr = ""
         self._assigned = False
@@ -298,7 +295,9 @@ class MatchProcess(ProcessProtocol):
         except ProcessExitedAlready:
             return False
         except OSError:
-            log.failure("{name}: could not send SIG{signal} to child {pid}", name=self.name, signal=signal, pid=self.pid)
+            log.failure(
+                "{name}: could not send SIG{signal} to child {pid}", name=self.name, signal=signal, pid=self.pid
+            )
             return False
         return True
 
@@ -334,7 +333,13 @@ class MatchProcess(ProcessProtocol):
         if status.code == 0 or (self._terminating and status.signal is not None):
             log.info("{name}: child {pid} ended with {status}", name=self.name, pid=self.pid, status=status)
         else:
-            log.warn("{name}: child {pid} ended with {status}", name=self.name, pid=self.pid, status=status)
+            log.warn(
+                "{name}: child {pid} ended with {status} (last stderr line: {stderr!r})",
+                name=self.name,
+                pid=self.pid,
+                status=status,
+                stderr=self._last_stderr,
+            )
         if self._stderr_lines > MAX_STDERR_LINES:
             log.warn(
                 "{name}: {count} more stderr lines from child {pid} were not logged",
@@ -354,7 +359,10 @@ class MatchProcess(ProcessProtocol):
 
     # -- lines ----------------------------------------------------------------
 
-    def _stdoutLine(self, line: bytes) -> None:
+    def _stdoutLine(self, line: Optional[bytes]) -> None:
+        if line is None:
+            log.warn("{name}: dropped a stdout line longer than {max} bytes", name=self.name, max=MAX_LINE)
+            return
         kind, value = parse_line(line)
         if kind == "port" and not self._ready.fired:
             self.port = value
@@ -377,16 +385,12 @@ class MatchProcess(ProcessProtocol):
         else:
             log.debug("{name}: ignoring child output {line!r}", name=self.name, line=_text(line, 200))
 
-    def _stderrLine(self, line: bytes) -> None:
+    def _stderrLine(self, line: Optional[bytes]) -> None:
+        if line is None:
+            line = b"<stderr line longer than %d bytes dropped>" % MAX_LINE
         text = _text(line, MAX_STDERR_LINE)
         if text.strip():
             self._last_stderr = text
         self._stderr_lines += 1
         if self._stderr_lines <= MAX_STDERR_LINES:
-            log.warn("{name}: child {pid} stderr: {line}", name=self.name, pid=self.pid, line=text)
-
-    def _stdoutOverflow(self) -> None:
-        log.warn("{name}: dropped a stdout line longer than {max} bytes", name=self.name, max=MAX_LINE)
-
-    def _stderrOverflow(self) -> None:
-        self._stderrLine(b"<stderr line longer than %d bytes dropped>" % MAX_LINE)
+            log.info("{name}: child {pid} stderr: {line}", name=self.name, pid=self.pid, line=text)

@@ -9,8 +9,8 @@ A match's ``state`` is one of:
 - ``starting``: spawned, no port yet;
 - ``waiting`` / ``playing``: running, as the child's ``Status:`` lines say;
 - ``ended``: the match is over: the child wrote a ``Result:`` line (``result``
-  is set, or ``reason`` is ``"abandoned"``), or the daemon stopped it
-  (``reason`` ``"stopped"``);
+  is set, or ``reason`` is ``"abandoned"``), or the daemon stopped it,
+  before or after its port line (``reason`` ``"stopped"``);
 - ``failed``: the launch failed (``reason`` is the error code, e.g.
   ``launch_timeout``), or the child exited after its port line without a
   ``Result:`` line, whatever its exit status (``reason`` ``"child_exited"``):
@@ -94,9 +94,10 @@ class MatchRecord:
 class _Match:
     """The launcher's bookkeeping for one child and its match."""
 
-    def __init__(self, record: MatchRecord, process: MatchProcess):
+    process: MatchProcess
+
+    def __init__(self, record: MatchRecord):
         self.record = record
-        self.process = process
         self.launched = OneShot()  # fires with the record, or a LaunchError failure
         self.timer = None  # the launch timeout, then the result grace
         self.ready = False
@@ -195,7 +196,7 @@ class MatchLauncher:
             return fail(LaunchError("too_many_matches", f"{self._max_matches} matches are running", 503))
 
         record = MatchRecord(match_id=match_id, request=request, players=players)
-        entry = _Match(record, None)
+        entry = _Match(record)
         process = entry.process = MatchProcess(
             self._reactor,
             f"match {match_id}",
@@ -216,7 +217,7 @@ class MatchLauncher:
         self._live[match_id] = entry
         self._children.add(entry)
         entry.timer = self._reactor.callLater(self._launch_timeout, self._launchTimedOut, entry)
-        process.whenReady().addCallbacks(self._ready, self._startFailed, (entry,), None, (entry,))
+        process.whenReady().addCallbacks(self._ready, self._startFailed, callbackArgs=(entry,), errbackArgs=(entry,))
         process.whenEnded().addCallback(self._ended, entry)
         return entry.launched.when()
 
@@ -234,19 +235,21 @@ class MatchLauncher:
         failure.trap(ChildError)
         if not entry.launched.fired:
             error = failure.value
-            self._failLaunch(entry, LaunchError(error.code, error.message, 503), "failed")
+            self._failLaunch(entry, LaunchError(error.code, error.message, 503))
 
     def _launchTimedOut(self, entry: _Match) -> None:
         entry.timer = None
         message = f"the match server did not report its port within {self._launch_timeout:g} seconds"
         log.warn("match {match_id}: {message}", match_id=entry.record.match_id, message=message)
-        self._failLaunch(entry, LaunchError("launch_timeout", message, 504), "failed")
+        self._failLaunch(entry, LaunchError("launch_timeout", message, 504))
 
-    def _failLaunch(self, entry: _Match, error: LaunchError, state: str) -> None:
+    def _failLaunch(
+        self, entry: _Match, error: LaunchError, state: str = "failed", reason: Optional[str] = None
+    ) -> None:
         """Fail the launch of ``entry`` with ``error``: retire its record and stop its child."""
         entry.cancelTimer()
         entry.record.state = state
-        entry.record.reason = "stopped" if error.code == "match_stopped" else error.code
+        entry.record.reason = reason or error.code
         self._retire(entry)
         entry.launched.fire(Failure(error))
         entry.process.terminate(self._kill_grace)
@@ -365,7 +368,8 @@ class MatchLauncher:
     def _terminate(self, entry: _Match) -> Deferred:
         entry.stopping = True
         if not entry.launched.fired:
-            self._failLaunch(entry, LaunchError("match_stopped", "the match was stopped before it started", 503), "ended")
+            error = LaunchError("match_stopped", "the match was stopped before it started", 503)
+            self._failLaunch(entry, error, state="ended", reason="stopped")
         return entry.process.terminate(self._kill_grace)
 
     def _stopFailed(self, failure: Failure, entry: _Match) -> None:
@@ -376,4 +380,9 @@ class MatchLauncher:
                 pid=entry.record.pid,
             )
         else:
-            log.failure("match {match_id}: stopping child {pid} failed", failure, match_id=entry.record.match_id, pid=entry.record.pid)
+            log.failure(
+                "match {match_id}: stopping child {pid} failed",
+                failure,
+                match_id=entry.record.match_id,
+                pid=entry.record.pid,
+            )

@@ -3,14 +3,15 @@
 A :class:`Notifier` never raises to its caller: :meth:`Notifier.post`
 returns a Deferred that fires with ``True`` once the event was delivered (a
 2xx answer) and ``False`` once it gave up (``attempts`` failures, each logged)
-or was stopped.  The events are built by the caller, e.g.
+or was stopped or cancelled.  The events are built by the caller, e.g.
 ``{"event": "match_ready", "match_id", "port", "spectate_url"}`` or
 ``{"event": "match_ended", "match_id", "result" or "reason"}``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 import treq
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
@@ -28,13 +29,35 @@ def _discard(data: bytes) -> None:
     pass
 
 
+class _Delivery:
+    """One event on its way; cancelling it cancels whatever it is waiting for."""
+
+    def __init__(self):
+        self.cancelled = False
+        self._waiting: Optional[Deferred] = None
+
+    async def wait(self, d: Deferred) -> Any:
+        """Await ``d``, which :meth:`cancel` cancels meanwhile."""
+        self._waiting = d
+        try:
+            return await d
+        finally:
+            self._waiting = None
+
+    def cancel(self) -> None:
+        """Abandon the delivery."""
+        self.cancelled = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+
 class Notifier:
     """POSTs events to ``url`` with a treq ``HTTPClient`` (default: the ``treq`` module).
 
-    After :meth:`stop` it sends nothing more.  Attempt ``n`` that fails (a connection error, a non-2xx status, or no
+    Attempt ``n`` that fails (a connection error, a non-2xx status, or no
     complete answer within ``timeout`` seconds) is followed by attempt
     ``n + 1`` after ``backoff * 2 ** (n - 1)`` seconds, up to ``attempts``
-    attempts in all.
+    attempts in all.  After :meth:`stop` it sends nothing more.
     """
 
     def __init__(
@@ -47,47 +70,54 @@ class Notifier:
         timeout: float = 10.0,
     ):
         self._url = url
+        self._log_url = _redacted(url)
         self._reactor = reactor
         self._client = treq if treq_client is None else treq_client
         self._attempts = max(1, attempts)
         self._backoff = backoff
         self._timeout = timeout
-        self._waiting: Set[Deferred] = set()  # requests and back-off sleeps in flight
-        self._posts: Set[Deferred] = set()  # the Deferreds of unfinished posts
+        self._pending: Dict[_Delivery, Deferred] = {}  # unfinished deliveries, and when they finish
         self._stopped = False
 
     def post(self, event: Dict[str, Any]) -> Deferred:
-        """Deliver ``event``; fire with ``True`` (delivered) or ``False`` (gave up or stopped)."""
+        """Deliver ``event``; fire with ``True`` (delivered) or ``False`` (gave up, stopped or cancelled).
+
+        Cancelling the returned Deferred abandons the event (it fires with ``False``).
+        """
         if self._stopped:
             log.info("notifier stopped: not sending {what}", what=_describe(event))
             return succeed(False)
-        d = Deferred.fromCoroutine(self._deliver(event))
-        d.addErrback(self._bug, event)
-        if not d.called:
-            self._posts.add(d)
-            d.addBoth(self._forget, d)
-        return d
+        delivery = _Delivery()
+        done = Deferred.fromCoroutine(self._deliver(event, delivery))
+        done.addErrback(self._bug, event)
+        result = Deferred(lambda _: delivery.cancel())
+        done.addCallback(self._finished, delivery, result)
+        if not done.called:
+            self._pending[delivery] = done
+        return result
 
     def stop(self) -> Deferred:
-        """Cancel pending requests and retries; fire once every post has finished (with ``False``)."""
+        """Cancel pending requests and retries; fire with ``None`` once every post has finished."""
         self._stopped = True
-        for waiting in list(self._waiting):
-            waiting.cancel()
-        return DeferredList(list(self._posts)).addCallback(lambda _: None)
+        pending = list(self._pending.items())
+        for delivery, _ in pending:
+            delivery.cancel()
+        return DeferredList([done for _, done in pending]).addCallback(lambda _: None)
 
-    async def _deliver(self, event: Dict[str, Any]) -> bool:
+    async def _deliver(self, event: Dict[str, Any], delivery: _Delivery) -> bool:
         what = _describe(event)
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._track(Deferred.fromCoroutine(self._attempt(event)).addTimeout(self._timeout, self._reactor))
+                attempted = Deferred.fromCoroutine(self._attempt(event))
+                await delivery.wait(attempted.addTimeout(self._timeout, self._reactor))
             except Exception as e:
-                if self._stopped:
-                    log.info("notifier stopped: abandoned {what}", what=what)
+                if delivery.cancelled:
+                    log.info("notification {what} cancelled", what=what)
                     return False
                 log.warn(
                     "notification {what} to {url} failed (attempt {attempt} of {attempts}): {error}",
                     what=what,
-                    url=self._url,
+                    url=self._log_url,
                     attempt=attempt,
                     attempts=self._attempts,
                     error=_reason(e),
@@ -98,11 +128,16 @@ class Notifier:
             if attempt < self._attempts:
                 delay = self._backoff * 2 ** (attempt - 1)
                 try:
-                    await self._track(deferLater(self._reactor, delay, lambda: None))
+                    await delivery.wait(deferLater(self._reactor, delay, lambda: None))
                 except CancelledError:
-                    log.info("notifier stopped: abandoned {what}", what=what)
+                    log.info("notification {what} cancelled", what=what)
                     return False
-        log.error("gave up on notification {what} to {url} after {attempts} attempts", what=what, url=self._url, attempts=self._attempts)
+        log.error(
+            "gave up on notification {what} to {url} after {attempts} attempts",
+            what=what,
+            url=self._log_url,
+            attempts=self._attempts,
+        )
         return False
 
     async def _attempt(self, event: Dict[str, Any]) -> None:
@@ -112,21 +147,21 @@ class Notifier:
         if not 200 <= response.code < 300:
             raise NotifyError(f"HTTP status {response.code}")
 
-    async def _track(self, d: Deferred) -> Any:
-        """Await ``d``, which :meth:`stop` cancels meanwhile."""
-        self._waiting.add(d)
-        try:
-            return await d
-        finally:
-            self._waiting.discard(d)
-
-    def _forget(self, result: Any, d: Deferred) -> Any:
-        self._posts.discard(d)
-        return result
+    def _finished(self, delivered: bool, delivery: _Delivery, result: Deferred) -> None:
+        self._pending.pop(delivery, None)
+        if not result.called:  # it may have been cancelled without a chance to finish
+            result.callback(delivered)
 
     def _bug(self, failure, event: Dict[str, Any]) -> bool:
         log.failure("notification {what}: unexpected error", failure, what=_describe(event))
         return False
+
+
+def _redacted(url: str) -> str:
+    """``url`` without user info, query or fragment, which may hold secrets, for logs."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _describe(event: Dict[str, Any]) -> str:
