@@ -7,9 +7,12 @@ one is configured.  Errors are ``{"error": {"code", "message"}}``.
 from __future__ import annotations
 
 import functools
+from urllib.parse import unquote
 
 from klein import Klein
 from twisted.logger import Logger
+from twisted.web.resource import Resource
+from werkzeug.routing import UnicodeConverter
 
 from rpsa import lobby as lobby_errors
 from rpsa import wire
@@ -55,22 +58,48 @@ def requires_key(route):
     return checked
 
 
+class _SegmentConverter(UnicodeConverter):
+    """A route parameter as re-encoded by :class:`_EncodedSlashes`, decoded again."""
+
+    def to_python(self, value):
+        return unquote(value)
+
+
+class _EncodedSlashes(Resource):
+    """Keeps a decoded ``/`` (sent as ``%2F``) inside its path segment.
+
+    Klein joins the decoded segments with ``/`` before routing, so a game id
+    holding a slash would otherwise split into two segments and match no route.
+    ``%`` and ``/`` are re-encoded here and decoded by :class:`_SegmentConverter`.
+    """
+
+    isLeaf = True
+
+    def __init__(self, inner):
+        super().__init__()
+        self._inner = inner
+
+    def render(self, request):
+        request.postpath = [s.replace(b"%", b"%25").replace(b"/", b"%2F") for s in request.postpath]
+        return self._inner.render(request)
+
+
 class LobbyAPI:
     """The HTTP API of the lobby; ``resource()`` is the root resource of the server."""
 
     app = Klein()
+    app.url_map.converters["default"] = _SegmentConverter  # before any route is added
 
-    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None, health=None):
+    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None):
         self.lobby = lobby
         self.access = access
         self.urls = urls
         self.matches = matches  # the MatchAPI, when the launcher is on
-        self._health = health  # callable -> (status, body); default: always ok
         self.compat = CompatAPI(lobby, access)
 
     def resource(self):
         """The Twisted Web resource serving this API."""
-        return self.app.resource()
+        return _EncodedSlashes(self.app.resource())
 
     @app.handle_errors(APIError)
     def _api_error(self, request, failure):
@@ -96,9 +125,8 @@ class LobbyAPI:
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):
-        if self._health is not None:
-            status, body = self._health()
-            return json_response(request, body, status)
+        if self.lobby.draining:
+            return json_response(request, {"status": "draining"}, 503)
         return json_response(request, {"status": "ok"})
 
     @app.route("/api/characters", methods=["GET"])

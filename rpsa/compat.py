@@ -49,8 +49,11 @@ def _body(request) -> dict:
     if getattr(request, "body_too_large", False):
         raise CompatError(413, f"request body over {MAX_BODY_BYTES} bytes")
     request.content.seek(0)
+    raw = request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:  # a request that did not bound its body itself
+        raise CompatError(413, f"request body over {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(request.content.read(MAX_BODY_BYTES + 1) or b"null")
+        body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise CompatError(400, "request body is not valid JSON") from None
     if not isinstance(body, dict):

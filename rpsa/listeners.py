@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Dict, List, Tuple
 
 LOOPBACK_HOSTS = ("localhost", "::1", "0:0:0:0:0:0:0:1")
@@ -36,6 +37,15 @@ def is_local(description: str) -> bool:
     if kind == "unix":
         return True
     if kind in ("tcp", "tcp6", "ssl", "ssl6"):
-        interface = kwargs.get("interface", "")
-        return interface.startswith("127.") or interface.lower() in LOOPBACK_HOSTS
+        return _is_loopback(kwargs.get("interface", ""))
     return False
+
+
+def _is_loopback(interface: str) -> bool:
+    """``localhost``, or a loopback IP address (not a name that merely starts with ``127.``)."""
+    if interface.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(interface).is_loopback
+    except ValueError:
+        return False

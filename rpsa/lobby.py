@@ -8,7 +8,7 @@ player 2 gone reopens it (the host is told 4003).
 from __future__ import annotations
 
 import secrets
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from twisted.logger import Logger
 
@@ -75,6 +75,7 @@ class Lobby(SessionOwner):
         self.hooks = hooks or ServerHooks()
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
+        self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
         self.draining = False
 
     # -- requests ------------------------------------------------------------
@@ -151,9 +152,16 @@ class Lobby(SessionOwner):
         self._release(session, seat, wire.PLAYER_REMOVED)
 
     def close_all(self, code: int, reason: str) -> None:
-        """Close every game (shutdown)."""
+        """Close every game (shutdown); completed games still showing their result close with 1000."""
+        for session in list(self._finishing):
+            session.close(wire.NORMAL, wire.CLOSE_REASONS[wire.NORMAL])
         for session in list(self.games.values()):
             session.close(code, reason)
+
+    def connections(self) -> List:
+        """Every open connection of every game, finished or not."""
+        sessions = [*self.games.values(), *self._finishing]
+        return [conn for session in sessions for conn in session.connections()]
 
     # -- SessionOwner --------------------------------------------------------
 
@@ -172,9 +180,11 @@ class Lobby(SessionOwner):
     def session_completed(self, session: GameSession) -> None:
         # The game is over: it leaves the lobby now, its sockets close shortly.
         self._forget(session)
+        self._finishing.add(session)
         self.hooks.game_completed(session)
 
     def session_closed(self, session: GameSession) -> None:
+        self._finishing.discard(session)
         self._forget(session)
 
     # -- internals -------------------------------------------------------------

@@ -179,8 +179,7 @@ class GameSession:
         if (
             self.host_first
             and seat.number == 2
-            and not host.connected
-            and self.engine.state < GameState.IN_PROGRESS
+            and not host.ever_connected
         ):
             conn.close(wire.HOST_NOT_CONNECTED, wire.CLOSE_REASONS[wire.HOST_NOT_CONNECTED])
             return
@@ -217,7 +216,7 @@ class GameSession:
         for seat in self.seats:
             if seat.conn is conn:
                 seat.conn = None
-                if not self.closed:
+                if not self.closed and not self.engine.complete:
                     grace = self.settings.reconnect_grace
                     self._start_absence(seat, grace)
                     self._broadcast(wire.player_left(seat.user_id, grace))
@@ -342,6 +341,10 @@ class GameSession:
         audience = [s.conn for s in self.seats if s.conn is not None]
         audience.extend(self.spectators)
         return audience
+
+    def connections(self) -> List[Any]:
+        """Every open connection: players and spectators."""
+        return self._audience()
 
     def _send_to(self, conns, message: Dict[str, Any]) -> None:
         if not conns:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 from urllib.parse import urlsplit
 
 from twisted.application import service, strports
@@ -11,7 +14,8 @@ from twisted.python import usage
 
 from rpsa import wire
 from rpsa.api import LobbyAPI
-from rpsa.listeners import is_local
+from rpsa.drain import Drainer
+from rpsa.listeners import is_local, split_endpoint
 from rpsa.launcher import MatchLauncher
 from rpsa.lobby import Lobby
 from rpsa.matchapi import MatchAPI
@@ -34,8 +38,8 @@ def _number(kind, minimum, name):
             value = kind(text)
         except (TypeError, ValueError):
             raise usage.UsageError(f"--{name}: {text!r} is not a{'n integer' if kind is int else ' number'}")
-        if value != value or value < minimum:  # NaN, or too small
-            raise usage.UsageError(f"--{name}: must be at least {minimum}, got {text}")
+        if not math.isfinite(value) or value < minimum:
+            raise usage.UsageError(f"--{name}: must be a finite number of at least {minimum}, got {text}")
         return value
 
     return parse
@@ -86,6 +90,8 @@ class Options(usage.Options):
         ["match-join-timeout", None, 60.0, "Seconds a match waits for both players before it is abandoned.",
          _number(float, 0.001, "match-join-timeout")],
         ["max-matches", None, 100, "Most match children at once.", _number(int, 1, "max-matches")],
+        ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
+         _number(float, 0, "drain-timeout")],
         ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
     ]
 
@@ -100,6 +106,11 @@ class Options(usage.Options):
         try:
             endpoints.serverFromString(reactor, endpoint)
         except Exception as e:
+            if split_endpoint(endpoint)[0] == "systemd":
+                raise usage.UsageError(
+                    f"--listen: {endpoint!r}: systemd passed no such socket (run under a .socket unit "
+                    f"or systemd-socket-activate; LISTEN_FDS={os.environ.get('LISTEN_FDS', 'unset')})"
+                )
             raise usage.UsageError(f"--listen: invalid endpoint {endpoint!r}: {e}")
         self["listen"].append(endpoint)
 
@@ -109,7 +120,12 @@ class Options(usage.Options):
         url = self["public-url"]
         if url is not None:
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            try:
+                parts.port  # raises ValueError for a port that is not a number, or out of range
+            except ValueError:
+                parts = None
+            if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+                    or parts.query or parts.fragment):
                 raise usage.UsageError(f"--public-url: expected http(s)://host[:port][/prefix], got {url!r}")
         notify = self["notify-url"]
         if notify is not None:
@@ -157,26 +173,43 @@ class Options(usage.Options):
 
 
 class GameServerService(service.MultiService):
-    """The lobby and its listeners; on stop, every game is closed before the process exits."""
+    """The lobby, the launcher and their listeners.
 
-    def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor, notifier=None):
+    Stopping drains first (see :mod:`rpsa.drain`): the listeners keep
+    answering (``/healthz`` says ``draining``) until the running matches have
+    ended or the drain timeout passed; then every connection is closed, the
+    match children are stopped, and the listeners stop.  A drain that went
+    through exits with status 0, not by the signal that started it.
+    """
+
+    def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor,
+                 drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False):
         super().__init__()
         self.lobby = lobby
         self.scheduler = scheduler
         self.launcher = launcher
         self.notifier = notifier
+        self.drainer = Drainer(reactor, lobby, launcher, drain_timeout)
         self._reactor = reactor
+        self._handle_signals = handle_signals
 
     def startService(self):
         super().startService()
         log.info("rpsa {version} serving", version=_version())
 
     def stopService(self):
-        connections = [
-            conn.is_closed
-            for session in list(self.lobby.games.values())
-            for conn in [*(s.conn for s in session.seats if s.conn is not None), *session.spectators]
-        ]
+        if self._handle_signals:
+            self._install_hurry_handlers()
+        d = self.drainer.drain()
+        d.addCallback(lambda _: self._close_everything())
+        d.addErrback(lambda f: log.failure("stopping: closing games and matches failed", f))
+        d.addCallback(lambda _: super(GameServerService, self).stopService())
+        d.addErrback(lambda f: log.failure("stopping the listeners failed", f))
+        d.addCallback(lambda _: self._exit_cleanly())
+        return d
+
+    def _close_everything(self) -> defer.Deferred:
+        connections = [conn.is_closed for conn in self.lobby.connections()]
         self.lobby.close_all(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
         self.scheduler.stop()
         waits = [*connections, self.launcher.stopAll()]
@@ -184,10 +217,22 @@ class GameServerService(service.MultiService):
             waits.append(self.notifier.stop())
         closed = defer.DeferredList(waits, consumeErrors=True)
         closed.addTimeout(STOP_TIMEOUT, self._reactor)
-        closed.addErrback(lambda f: log.warn("stopping: {n} connections did not close in time", n=len(connections)))
-        closed.addCallback(lambda _: super(GameServerService, self).stopService())
-        closed.addErrback(lambda f: log.failure("stopping the listeners failed", f))
+        closed.addErrback(lambda f: log.warn("stopping: not everything closed within {t}s", t=STOP_TIMEOUT))
         return closed
+
+    def _install_hurry_handlers(self) -> None:
+        # The first SIGTERM/SIGINT started this stop; a second one cuts the drain short.
+        def hurry(signum, frame):
+            self._reactor.callFromThread(self.drainer.hurry)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, hurry)
+
+    def _exit_cleanly(self) -> None:
+        # twistd re-raises the stopping signal after shutdown (so the exit status
+        # says "killed by SIGTERM"); a completed graceful stop exits 0 instead.
+        if getattr(self._reactor, "_exitSignal", None) is not None:
+            self._reactor._exitSignal = None
 
 
 def _version() -> str:
@@ -213,7 +258,10 @@ def makeService(options, reactor=None):
     matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining)
     api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches)
     site = make_site(api.resource(), reactor)
-    top = GameServerService(lobby, scheduler, launcher, reactor, notifier)
+    top = GameServerService(
+        lobby, scheduler, launcher, reactor,
+        drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
+    )
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
     return top

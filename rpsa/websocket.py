@@ -98,9 +98,12 @@ class GameConnection(WebSocketServerProtocol):
 
     def _max_message_size_exceeded(self, msg_size, max_msg_size, reason):
         # Autobahn's hook for an oversized message: close with rpsa's own code
-        # (instead of 1009) before the payload is buffered.
+        # (instead of 1009) before the payload is buffered.  The server factory
+        # fails connections by dropping TCP (failByDrop), which would never send
+        # the code: fail this one with a closing handshake instead.
         self.factory.hooks.rejected("size")
         self._closing = True
+        self.failByDrop = False
         self._fail_connection(wire.MESSAGE_TOO_BIG, wire.CLOSE_REASONS[wire.MESSAGE_TOO_BIG])
 
     def onClose(self, wasClean, code, reason):
@@ -119,7 +122,9 @@ class GameConnection(WebSocketServerProtocol):
     def send_message(self, message) -> None:
         """Send one message to this connection only."""
         if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
-            self.sendMessage(wire.encode(message))
+            # Not sendMessage: Autobahn applies maxMessagePayloadSize (meant for
+            # client messages) to what sendMessage sends, and a welcome is larger.
+            self.sendPreparedMessage(self.factory.prepareMessage(wire.encode(message)))
 
     def close(self, code: int, reason: str) -> None:
         """Close with ``code`` (1000 or 4xxx) and ``reason``."""

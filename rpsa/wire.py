@@ -109,7 +109,8 @@ def parse_client_message(payload: bytes, is_binary: bool) -> Tuple[str, Any]:
         raise BadMessage("invalid_json", "messages must be JSON text, not binary")
     try:
         message = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the parser allows ("[[[[...").
         raise BadMessage("invalid_json", "message is not valid JSON") from None
     if not isinstance(message, dict):
         raise BadMessage("invalid_message", "message must be a JSON object")

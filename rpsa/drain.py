@@ -1,0 +1,92 @@
+"""Graceful drain: stop taking work, let running matches finish, then stop.
+
+On SIGTERM the service asks a :class:`Drainer` to drain: ``/healthz`` answers
+503 ``draining``, new games and matches are refused, games and matches still
+waiting for players are closed at once, and matches already playing run to
+their end, for at most ``timeout`` seconds.  :meth:`Drainer.hurry` (a second
+SIGTERM or SIGINT) ends the wait at once.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import defer, task
+from twisted.logger import Logger
+
+from rpsa import wire
+from rpsa.rules import GameState
+
+log = Logger()
+
+POLL_INTERVAL = 0.2
+WAITING_MATCH_STATES = ("starting", "waiting")
+LIVE_MATCH_STATES = ("starting", "waiting", "playing")
+
+
+class Drainer:
+    """Drains a lobby and a launcher; :meth:`drain` fires once nothing is playing, or at the timeout."""
+
+    def __init__(self, reactor, lobby, launcher, timeout: float):
+        self._reactor = reactor
+        self.lobby = lobby
+        self.launcher = launcher
+        self.timeout = timeout
+        self._done = None
+        self._poll = None
+        self._timer = None
+
+    @property
+    def draining(self) -> bool:
+        """Whether a drain has begun."""
+        return self.lobby.draining
+
+    def drain(self) -> defer.Deferred:
+        """Begin draining (once); fires with True if everything finished, False at the timeout or when hurried."""
+        if self._done is not None:
+            return self._chained()
+        self._done = defer.Deferred()
+        self.lobby.draining = True
+        log.info("draining: new games and matches refused; waiting for up to {timeout}s", timeout=self.timeout)
+        for session in list(self.lobby.games.values()):
+            if session.engine.state < GameState.IN_PROGRESS:
+                session.close(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
+        for record in self.launcher.list():
+            if record.state in WAITING_MATCH_STATES:
+                self.launcher.stop(record.match_id)
+        self._poll = task.LoopingCall(self._check)
+        self._poll.clock = self._reactor
+        self._poll.start(POLL_INTERVAL, now=True)
+        if not self._done.called:
+            self._timer = self._reactor.callLater(self.timeout, self._finish, False)
+        return self._chained()
+
+    def hurry(self) -> None:
+        """Stop waiting for running matches (a second signal)."""
+        if self._done is not None and not self._done.called:
+            log.info("draining cut short")
+            self._finish(False)
+
+    def busy(self) -> int:
+        """How many games and matches are still running."""
+        matches = sum(1 for r in self.launcher.list() if r.state in LIVE_MATCH_STATES)
+        return len(self.lobby.games) + matches
+
+    def _check(self) -> None:
+        if self.busy() == 0:
+            self._finish(True)
+
+    def _finish(self, complete: bool) -> None:
+        if self._poll is not None and self._poll.running:
+            self._poll.stop()
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        if not self._done.called:
+            if complete:
+                log.info("drained: every match has ended")
+            else:
+                log.info("drain over with {busy} games or matches still running", busy=self.busy())
+            self._done.callback(complete)
+
+    def _chained(self) -> defer.Deferred:
+        d = defer.Deferred()
+        self._done.addBoth(lambda result: (d.callback(result), result)[1])
+        return d
