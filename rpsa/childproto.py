@@ -258,13 +258,31 @@ class MatchProcess(ProcessProtocol):
         )
         self.transport.write(config_line)
 
-    def assign(self, match_line: bytes) -> None:
-        """Write the match line: the child may hold its port before it has a match."""
+    def assign(
+        self,
+        match_line: bytes,
+        name: Optional[str] = None,
+        on_status: Optional[Callable[[dict], None]] = None,
+        on_result: Optional[Callable[[dict], None]] = None,
+    ) -> None:
+        """Write the match line: the child may hold its port before it has a match.
+
+        A warm child, spawned before its match was known, is given its new
+        ``name`` and its ``on_status``/``on_result`` callbacks here (those
+        not given are left as they are).
+        """
         if self._assigned:
             raise RuntimeError(f"{self.name}: child already has a match")
         if self.transport is None or self.exit_status is not None:
             raise RuntimeError(f"{self.name}: child is not running")
         self._assigned = True
+        if name is not None:
+            log.info("{old}: child {pid} is now {name}", old=self.name, pid=self.pid, name=name)
+            self.name = name
+        if on_status is not None:
+            self._on_status = on_status
+        if on_result is not None:
+            self._on_result = on_result
         self.transport.write(match_line)
 
     def terminate(self, kill_grace: float) -> Deferred:

@@ -65,10 +65,13 @@ class Drainer:
             log.info("draining cut short")
             self._finish(False)
 
+    def running_matches(self) -> int:
+        """How many launched matches are live."""
+        return sum(1 for r in self.launcher.list() if r.state in LIVE_MATCH_STATES)
+
     def busy(self) -> int:
         """How many games and matches are still running."""
-        matches = sum(1 for r in self.launcher.list() if r.state in LIVE_MATCH_STATES)
-        return len(self.lobby.games) + matches
+        return len(self.lobby.games) + self.running_matches()
 
     def _check(self) -> None:
         if self.busy() == 0:

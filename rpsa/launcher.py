@@ -26,6 +26,21 @@ Hooks: ``on_ready(record)`` is called when a match gets its port, and
 ``on_ended(record)`` once for such a match when it ends or fails (at the
 ``Result:`` line if there is one, else when its child exits).  Failed
 launches call neither: their error goes to the caller of ``launch``.
+
+The warm pool (``warm=N``, started by :meth:`MatchLauncher.startWarming`):
+up to N children spawned ahead of time with the config line only.  Once one
+has printed its port it is *ready*, and :meth:`~MatchLauncher.launch` hands
+the oldest ready one its match line and fires at once, without waiting for a
+child to start and bind.  A used warm child is replaced on the next reactor
+turn (after the launch has answered).  Warm children are processes, so they
+count towards ``max_matches`` (the pool shrinks rather than exceed it), but
+they are not matches: :meth:`~MatchLauncher.get` and
+:meth:`~MatchLauncher.list` never show them.  A warm child that fails to
+start (``Error:`` line, exit, no port within ``launch_timeout``) or dies
+while it waits is logged, stopped if need be, and replaced after a delay
+that starts at ``WARM_RETRY_MIN`` seconds and doubles up to
+``WARM_RETRY_MAX``; a warm child that reports its port resets the delay.
+A warm child's join timeout starts when its match arrives (the child's doing).
 """
 
 from __future__ import annotations
@@ -33,7 +48,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
@@ -46,6 +61,11 @@ from rpsa.childproto import ChildError, MatchProcess, OneShot, encode_line
 log = Logger()
 
 RUNNING = ("waiting", "playing")
+
+# The delay before replacing a warm child that failed: doubled after each
+# failure up to the maximum, and reset by a warm child that gets its port.
+WARM_RETRY_MIN = 1.0
+WARM_RETRY_MAX = 30.0
 
 
 class LaunchError(Exception):
@@ -110,6 +130,26 @@ class _Match:
         self.timer = None
 
 
+class _Warm:
+    """The launcher's bookkeeping for one warm child, until a match takes it or it ends.
+
+    ``state`` is ``starting`` (no port yet), ``ready`` (holding a port),
+    ``failed`` (being stopped after a failure) or ``stopping`` (stopped by
+    :meth:`MatchLauncher.stopWarming`).
+    """
+
+    def __init__(self, process: MatchProcess):
+        self.process = process
+        self.state = "starting"
+        self.timer = None  # the port timeout, while starting
+        self.taken = False  # a match took it: the launcher's _Match owns it now
+
+    def cancelTimer(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+
+
 class MatchLauncher:
     """Spawns and tracks match children; at most ``max_matches`` children live at once.
 
@@ -118,7 +158,8 @@ class MatchLauncher:
 
     ``env`` is the children's environment (default: a copy of ``os.environ``
     taken at each spawn).  ``keep_ended`` bounds the list of ended and failed
-    matches kept for :meth:`get` and :meth:`list`.
+    matches kept for :meth:`get` and :meth:`list`.  ``warm`` is the size of the
+    warm pool that :meth:`startWarming` keeps (0: every launch is cold).
     """
 
     def __init__(
@@ -134,7 +175,10 @@ class MatchLauncher:
         env: Optional[Mapping[str, str]] = None,
         on_ready: Optional[Callable[[MatchRecord], None]] = None,
         on_ended: Optional[Callable[[MatchRecord], None]] = None,
+        warm: int = 0,
     ):
+        if warm < 0:
+            raise ValueError("warm must be >= 0")
         self._reactor = reactor
         self._config_line = encode_line(server_config)
         self._launch_timeout = launch_timeout
@@ -150,6 +194,14 @@ class MatchLauncher:
         self._live: Dict[str, _Match] = {}
         self._recent: "OrderedDict[str, MatchRecord]" = OrderedDict()
         self._shutting_down = False
+        self._warm_target = warm
+        self._warming = False
+        self._warm: List[_Warm] = []  # every warm child not taken and not ended
+        self._warm_ready: "deque[_Warm]" = deque()  # the ready ones, oldest first
+        self._warm_count = 0  # numbers the warm children in log lines
+        self._warm_delay = WARM_RETRY_MIN
+        self._warm_retry = None  # the delayed replacement after a failure
+        self._warm_refill = None  # the replacement of a used warm child, next turn
 
     # -- queries ----------------------------------------------------------------
 
@@ -161,6 +213,15 @@ class MatchLauncher:
     def list(self) -> List[MatchRecord]:
         """Live matches (oldest first), then recently ended ones (newest first)."""
         return [entry.record for entry in self._live.values()] + list(reversed(self._recent.values()))
+
+    @property
+    def warm_ready(self) -> int:
+        """How many warm children hold a port and wait for a match."""
+        return len(self._warm_ready)
+
+    def _processes(self) -> int:
+        """How many children run: matches, dying failed launches and warm children."""
+        return len(self._children) + len(self._warm)
 
     # -- launching --------------------------------------------------------------
 
@@ -175,6 +236,11 @@ class MatchLauncher:
         port) or ``launch_timeout`` (504).  Launching a live match again with
         the same request waits for the same launch.  Cancelling the returned
         Deferred does not stop the launch.
+
+        The match goes to the oldest ready warm child if there is one (the
+        Deferred has fired when this returns), else to a new child.  At
+        ``max_matches`` children, a warm child that is still starting is used
+        rather than refusing the launch, which then waits for its port.
         """
         try:
             match_line = encode_line(match)
@@ -192,34 +258,56 @@ class MatchLauncher:
             return fail(LaunchError("match_exists", f"match {match_id} is running with another request", 409))
         if self._shutting_down:
             return fail(LaunchError("shutting_down", "the server is shutting down", 503))
-        if len(self._children) >= self._max_matches:
-            return fail(LaunchError("too_many_matches", f"{self._max_matches} matches are running", 503))
+        warm = self._warm_ready[0] if self._warm_ready else None
+        if warm is None and self._processes() >= self._max_matches:
+            warm = next((w for w in self._warm if w.state == "starting"), None)
+            if warm is None:
+                return fail(LaunchError("too_many_matches", f"{self._max_matches} matches are running", 503))
 
         record = MatchRecord(match_id=match_id, request=request, players=players)
         entry = _Match(record)
-        process = entry.process = MatchProcess(
-            self._reactor,
-            f"match {match_id}",
+        name = f"match {match_id}"
+        callbacks = dict(
             on_status=lambda status: self._status(entry, status),
             on_result=lambda result: self._result(entry, result),
         )
-        env = dict(os.environ) if self._env is None else dict(self._env)
-        try:
-            process.spawn(self._python, env, self._config_line)
-            process.assign(match_line)
-        except Exception as e:
-            log.failure("match {match_id}: could not start a child", match_id=match_id)
-            if process.transport is not None:
-                process.terminate(self._kill_grace)
-            return fail(LaunchError("spawn_failed", f"could not start the match server: {e}", 503))
+        if warm is not None:
+            process = entry.process = warm.process
+            try:
+                process.assign(match_line, name=name, **callbacks)
+            except Exception as e:
+                log.failure(
+                    "match {match_id}: could not hand the match to {warm}", match_id=match_id, warm=process.name
+                )
+                self._warmFailed(warm, "it could not take a match")
+                return fail(LaunchError("spawn_failed", f"could not start the match server: {e}", 503))
+            self._takeWarm(warm)
+        else:
+            process = entry.process = MatchProcess(self._reactor, name, **callbacks)
+            try:
+                process.spawn(self._python, self._childEnv(), self._config_line)
+                process.assign(match_line)
+            except Exception as e:
+                log.failure("match {match_id}: could not start a child", match_id=match_id)
+                if process.transport is not None:
+                    process.terminate(self._kill_grace)
+                return fail(LaunchError("spawn_failed", f"could not start the match server: {e}", 503))
         record.pid = process.pid
         self._recent.pop(match_id, None)
         self._live[match_id] = entry
         self._children.add(entry)
-        entry.timer = self._reactor.callLater(self._launch_timeout, self._launchTimedOut, entry)
-        process.whenReady().addCallbacks(self._ready, self._startFailed, callbackArgs=(entry,), errbackArgs=(entry,))
         process.whenEnded().addCallback(self._ended, entry)
+        if process.port is not None:  # a ready warm child
+            self._ready(process.port, entry)
+        else:
+            entry.timer = self._reactor.callLater(self._launch_timeout, self._launchTimedOut, entry)
+            process.whenReady().addCallbacks(
+                self._ready, self._startFailed, callbackArgs=(entry,), errbackArgs=(entry,)
+            )
         return entry.launched.when()
+
+    def _childEnv(self) -> Dict[str, str]:
+        return dict(os.environ) if self._env is None else dict(self._env)
 
     def _ready(self, port: int, entry: _Match) -> None:
         if entry.launched.fired:  # timed out or stopped meanwhile
@@ -313,6 +401,7 @@ class MatchLauncher:
         if self._live.get(record.match_id) is entry:
             self._retire(entry)
         self._endedHook(entry)
+        self._fillWarm()  # a slot of max_matches is free
 
     def _endedHook(self, entry: _Match) -> None:
         if entry.ready and not entry.ended_hook_called:
@@ -336,6 +425,169 @@ class MatchLauncher:
         except Exception:
             log.failure("match {match_id}: hook {hook!r} failed", match_id=record.match_id, hook=hook)
 
+    # -- the warm pool ----------------------------------------------------------
+
+    def startWarming(self) -> None:
+        """Start keeping ``warm`` warm children (call it from the service's ``startService``).
+
+        Does nothing if ``warm`` is 0 or the launcher is stopping; calling it
+        again does no harm.
+        """
+        if self._shutting_down or self._warm_target == 0:
+            return
+        if not self._warming:
+            log.info("keeping {count} warm match children", count=self._warm_target)
+        self._warming = True
+        self._fillWarm()
+
+    def stopWarming(self) -> Deferred:
+        """Stop keeping warm children and stop those there are (TERM, then KILL).
+
+        Fires with ``None`` once they have ended, within ``2 * kill_grace``;
+        never fails.  Matches already handed to warm children are not touched.
+        """
+        self._warming = False
+        for call in (self._warm_retry, self._warm_refill):
+            if call is not None and call.active():
+                call.cancel()
+        self._warm_retry = self._warm_refill = None
+        self._warm_ready.clear()
+        warm = list(self._warm)
+        if warm:
+            log.info("stopping {count} warm match children", count=len(warm))
+        waits = []
+        for child in warm:
+            child.cancelTimer()
+            child.state = "stopping"
+            d = maybeDeferred(child.process.terminate, self._kill_grace)
+            d.addTimeout(2 * self._kill_grace, self._reactor)
+            d.addErrback(self._warmStopFailed, child)
+            waits.append(d)
+        return DeferredList(waits).addCallback(lambda _: None)
+
+    def _fillWarm(self) -> None:
+        """Spawn warm children up to ``warm``, within ``max_matches``, unless a retry is pending."""
+        if not self._warming or self._shutting_down:
+            return
+        if self._warm_retry is not None and self._warm_retry.active():
+            return
+        healthy = sum(1 for child in self._warm if child.state in ("starting", "ready"))
+        room = self._max_matches - self._processes()
+        for _ in range(min(self._warm_target - healthy, room)):
+            if not self._spawnWarm():
+                return
+
+    def _spawnWarm(self) -> bool:
+        """Spawn one warm child; on failure, log it, schedule a retry and return False."""
+        self._warm_count += 1
+        process = MatchProcess(self._reactor, f"warm child {self._warm_count}")
+        child = _Warm(process)
+        try:
+            process.spawn(self._python, self._childEnv(), self._config_line)
+        except Exception:
+            log.failure("{name}: could not start a child", name=process.name)
+            if process.transport is None:
+                self._retryWarm()
+                return False
+            self._warm.append(child)
+            process.whenEnded().addCallback(self._warmEnded, child)
+            self._warmFailed(child, "it could not be started")
+            return False
+        self._warm.append(child)
+        child.timer = self._reactor.callLater(self._launch_timeout, self._warmTimedOut, child)
+        process.whenReady().addCallbacks(
+            self._warmReady, self._warmStartFailed, callbackArgs=(child,), errbackArgs=(child,)
+        )
+        process.whenEnded().addCallback(self._warmEnded, child)
+        return True
+
+    def _takeWarm(self, child: _Warm) -> None:
+        """``child`` got a match: it leaves the pool, and a replacement comes next turn."""
+        child.taken = True
+        child.cancelTimer()
+        self._warm.remove(child)
+        if child in self._warm_ready:
+            self._warm_ready.remove(child)
+        if self._warming and (self._warm_refill is None or not self._warm_refill.active()):
+            self._warm_refill = self._reactor.callLater(0, self._refillWarm)
+
+    def _refillWarm(self) -> None:
+        self._warm_refill = None
+        self._fillWarm()
+
+    def _warmReady(self, port: int, child: _Warm) -> None:
+        if child.taken or child.state != "starting":
+            return
+        child.cancelTimer()
+        child.state = "ready"
+        self._warm_ready.append(child)
+        self._warm_delay = WARM_RETRY_MIN
+        log.info(
+            "{name}: ready on port {port} ({ready} of {target} warm children ready)",
+            name=child.process.name,
+            port=port,
+            ready=len(self._warm_ready),
+            target=self._warm_target,
+        )
+
+    def _warmStartFailed(self, failure: Failure, child: _Warm) -> None:
+        failure.trap(ChildError)
+        if not child.taken:
+            self._warmFailed(child, f"it failed to start ({failure.value})")
+
+    def _warmTimedOut(self, child: _Warm) -> None:
+        child.timer = None
+        self._warmFailed(child, f"it did not report its port within {self._launch_timeout:g} seconds")
+
+    def _warmFailed(self, child: _Warm, why: str) -> None:
+        """Stop ``child`` (which stays counted until it has ended) and schedule its replacement."""
+        if child.state in ("failed", "stopping"):
+            return
+        child.cancelTimer()
+        child.state = "failed"
+        if child in self._warm_ready:
+            self._warm_ready.remove(child)
+        log.warn("{name}: warm child {pid} is lost: {why}", name=child.process.name, pid=child.process.pid, why=why)
+        child.process.terminate(self._kill_grace)
+        self._retryWarm()
+
+    def _warmEnded(self, status, child: _Warm) -> None:
+        if child.taken:
+            return
+        child.cancelTimer()
+        if child.state in ("starting", "ready"):  # died on its own while waiting
+            self._warmFailed(child, f"it ended with {status}")
+        if child in self._warm:
+            self._warm.remove(child)
+        self._fillWarm()  # its slot is free (a pending retry comes first)
+
+    def _retryWarm(self) -> None:
+        """Fill the pool again after the current delay, which then doubles (bounded)."""
+        if not self._warming or self._shutting_down:
+            return
+        if self._warm_retry is not None and self._warm_retry.active():
+            return
+        delay = self._warm_delay
+        self._warm_delay = min(delay * 2, WARM_RETRY_MAX)
+        log.info("replacing lost warm children in {delay:g} seconds", delay=delay)
+        self._warm_retry = self._reactor.callLater(delay, self._warmRetried)
+
+    def _warmRetried(self) -> None:
+        self._warm_retry = None
+        self._fillWarm()
+
+    def _warmStopFailed(self, failure: Failure, child: _Warm) -> None:
+        if failure.check(TimeoutError):
+            log.error(
+                "{name}: warm child {pid} did not end after SIGKILL; giving up on it",
+                name=child.process.name,
+                pid=child.process.pid,
+            )
+        else:
+            log.failure(
+                "{name}: stopping warm child {pid} failed", failure, name=child.process.name, pid=child.process.pid
+            )
+
     # -- stopping ---------------------------------------------------------------
 
     def stop(self, match_id: str) -> Deferred:
@@ -352,11 +604,13 @@ class MatchLauncher:
         return self._stopEntry(entry).addCallback(lambda _: entry.record)
 
     def stopAll(self) -> Deferred:
-        """Refuse new launches and stop every child; fires with ``None``, within ``2 * kill_grace``."""
+        """Refuse new launches and stop every child, warm ones too; fires with ``None``, within ``2 * kill_grace``."""
         self._shutting_down = True
         entries = list(self._children)
         log.info("stopping {count} match children", count=len(entries))
-        return DeferredList([self._stopEntry(entry) for entry in entries]).addCallback(lambda _: None)
+        waits = [self._stopEntry(entry) for entry in entries]
+        waits.append(self.stopWarming())
+        return DeferredList(waits).addCallback(lambda _: None)
 
     def _stopEntry(self, entry: _Match) -> Deferred:
         """Stop ``entry``'s child; the Deferred never fails and fires within ``2 * kill_grace``."""

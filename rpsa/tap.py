@@ -8,7 +8,7 @@ import signal
 from urllib.parse import urlsplit
 
 from twisted.application import service, strports
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -20,6 +20,7 @@ from rpsa.launcher import MatchLauncher
 from rpsa.lobby import Lobby
 from rpsa.matchapi import MatchAPI
 from rpsa.notify import Notifier
+from rpsa.sdnotify import SystemdNotifier, status_text
 from rpsa.settings import GameSettings
 from rpsa.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
@@ -89,7 +90,9 @@ class Options(usage.Options):
          _number(float, 0.001, "launch-timeout")],
         ["match-join-timeout", None, 60.0, "Seconds a match waits for both players before it is abandoned.",
          _number(float, 0.001, "match-join-timeout")],
-        ["max-matches", None, 100, "Most match children at once.", _number(int, 1, "max-matches")],
+        ["max-matches", None, 100, "Most match children at once (warm ones included).", _number(int, 1, "max-matches")],
+        ["warm-matches", None, 0, "Match children started ahead of time, holding a port, for fast launches.",
+         _number(int, 0, "warm-matches")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
          _number(float, 0, "drain-timeout")],
         ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
@@ -183,7 +186,7 @@ class GameServerService(service.MultiService):
     """
 
     def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor,
-                 drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False):
+                 drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False, systemd=None):
         super().__init__()
         self.lobby = lobby
         self.scheduler = scheduler
@@ -192,20 +195,43 @@ class GameServerService(service.MultiService):
         self.drainer = Drainer(reactor, lobby, launcher, drain_timeout)
         self._reactor = reactor
         self._handle_signals = handle_signals
+        # {}: without an explicit notifier (unit tests), never talk to systemd.
+        self.systemd = systemd if systemd is not None else SystemdNotifier(reactor, {})
+        self._status_loop = task.LoopingCall(self._report_status)
+        self._status_loop.clock = reactor
 
     def startService(self):
-        super().startService()
+        super().startService()  # the listeners are listening now
+        self.launcher.startWarming()
         log.info("rpsa {version} serving", version=_version())
+        self.systemd.ready(self._status_text())
+        self._status_loop.start(1.0, now=False)
+
+    def _status_text(self) -> str:
+        text = status_text(len(self.lobby.games), self.drainer.running_matches())
+        return "draining: " + text if self.lobby.draining else text
+
+    def _report_status(self) -> None:
+        self.systemd.status(self._status_text())  # rate-limited; unchanged text is not resent
+
+    def _systemd_done(self, result):
+        if self._status_loop.running:
+            self._status_loop.stop()
+        self.systemd.stop()
+        return result
 
     def stopService(self):
+        self.systemd.stopping()
         if self._handle_signals:
             self._install_hurry_handlers()
+        self.launcher.stopWarming()
         d = self.drainer.drain()
         d.addCallback(lambda _: self._close_everything())
         d.addErrback(lambda f: log.failure("stopping: closing games and matches failed", f))
         d.addCallback(lambda _: super(GameServerService, self).stopService())
         d.addErrback(lambda f: log.failure("stopping the listeners failed", f))
         d.addCallback(lambda _: self._exit_cleanly())
+        d.addBoth(self._systemd_done)
         return d
 
     def _close_everything(self) -> defer.Deferred:
@@ -254,6 +280,7 @@ def makeService(options, reactor=None):
         reactor, options.child_config(),
         launch_timeout=options["launch-timeout"], max_matches=options["max-matches"],
         on_ended=lambda record: matches.match_ended(record),
+        warm=options["warm-matches"],
     )
     matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining)
     api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches)
@@ -261,6 +288,7 @@ def makeService(options, reactor=None):
     top = GameServerService(
         lobby, scheduler, launcher, reactor,
         drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
+        systemd=SystemdNotifier(reactor),
     )
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)

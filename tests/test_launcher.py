@@ -2,8 +2,10 @@
 
 The fake reactor is in the style of ``twisted.runner.test.test_procmon``: its
 ``spawnProcess`` records the call and returns a :class:`FakeProcess` through
-which a test plays the child (its stdout, stderr and exit).  A few tests at the
-end run real child processes.
+which a test plays the child (its stdout, stderr and exit).  The warm pool
+(``MatchLauncher(warm=N)``) is tested here on the same fakes; a few tests at
+the end run real child processes (and ``tests.test_warm_pool`` runs the real
+``rpsa.match`` child in the warm pool).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from twisted.python.runtime import platform
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from rpsa.childproto import MAX_LINE, MAX_MESSAGE, MAX_STDERR_LINES, LineBuffer, parse_line
-from rpsa.launcher import LaunchError, MatchLauncher
+from rpsa.launcher import WARM_RETRY_MAX, WARM_RETRY_MIN, LaunchError, MatchLauncher
 
 CONFIG = {
     "ports": [9000, 9099],
@@ -116,6 +118,11 @@ class FakeProcess:
         """The JSON lines written to the child's stdin."""
         return [json.loads(line) for line in bytes(self.written).splitlines()]
 
+    @property
+    def running(self):
+        """Whether the child has not ended yet."""
+        return self.proto is not None
+
 
 class FakeProcessReactor(MemoryReactorClock):
     """A reactor clock whose ``spawnProcess`` makes :class:`FakeProcess` objects."""
@@ -134,6 +141,10 @@ class FakeProcessReactor(MemoryReactorClock):
         processProtocol.makeConnection(process)
         self.processes.append(process)
         return process
+
+    def liveProcesses(self):
+        """The spawned processes that have not ended, oldest first."""
+        return [process for process in self.processes if process.running]
 
 
 class LauncherTestCase(SynchronousTestCase):
@@ -679,6 +690,354 @@ class StopTests(LauncherTestCase):
     def test_stop_all_nothing_running(self):
         """stopAll with no children fires at once."""
         self.assertIsNone(self.successResultOf(self.launcher.stopAll()))
+
+
+class WarmPoolTests(LauncherTestCase):
+    """The warm pool: children spawned ahead of time with a port, waiting for their match."""
+
+    def startPool(self, warm=2, **kwargs):
+        """Replace the launcher by one with ``warm`` warm children and start warming; return its spawns."""
+        self.launcher = self.makeLauncher(warm=warm, **kwargs)
+        before = len(self.clock.processes)
+        self.launcher.startWarming()
+        return self.clock.processes[before:]
+
+    def readyPool(self, warm=2, first_port=9000, **kwargs):
+        """A started pool whose warm children all reported a port (``first_port`` upwards)."""
+        children = self.startPool(warm, **kwargs)
+        for n, child in enumerate(children):
+            child.out(b"Port: %d\n" % (first_port + n))
+        self.assertEqual(self.launcher.warm_ready, len(children))
+        return children
+
+    def assertNoLeak(self):
+        """stopAll reaches every child still running (none is forgotten) and leaves no timer."""
+        d = self.launcher.stopAll()
+        for process in self.clock.liveProcesses():
+            self.assertIn("TERM", process.signals)
+            process.exit(signal=15)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertNoTimers()
+
+    def test_nothing_before_start(self):
+        """A launcher with warm=N spawns nothing until startWarming; with warm=0, startWarming does nothing."""
+        self.launcher = self.makeLauncher(warm=2)
+        self.assertEqual((self.clock.processes, self.launcher.warm_ready), ([], 0))
+        self.launcher = self.makeLauncher()
+        self.launcher.startWarming()
+        self.assertEqual(self.clock.processes, [])
+        self.assertNoTimers()
+
+    def test_warm_children_spawned_at_start(self):
+        """startWarming spawns N children that get the config line only, and each counts as ready after its port."""
+        children = self.startPool(warm=2)
+        self.assertEqual(len(children), 2)
+        for child in children:
+            self.assertEqual(child.args, ["/usr/bin/python3", "-m", "rpsa.match"])
+            self.assertEqual(child.childFDs, {0: "w", 1: "r", 2: "r"})
+            self.assertEqual(child.stdin_lines(), [CONFIG])
+        self.assertEqual(self.launcher.warm_ready, 0)
+        children[0].out(b"Port: 9000\n")
+        self.assertEqual(self.launcher.warm_ready, 1)
+        children[1].out(b"Port: 9001\n")
+        self.assertEqual(self.launcher.warm_ready, 2)
+        self.launcher.startWarming()
+        self.assertEqual(len(self.clock.processes), 2)
+
+    def test_warm_children_are_not_matches(self):
+        """Warm children appear in neither list() nor get(), and call no hook."""
+        self.readyPool(warm=2)
+        self.assertEqual(self.launcher.list(), [])
+        self.assertEqual((self.ready, self.ended), ([], []))
+
+    def test_launch_uses_ready_warm_child(self):
+        """launch gives the match to a ready warm child and fires at once with its port and pid."""
+        child, _ = self.readyPool(warm=2, first_port=9005)
+        results, spawned = self.launch()
+        self.assertIsNone(spawned)
+        [record] = results
+        self.assertEqual((record.state, record.port, record.pid), ("waiting", 9005, child.pid))
+        self.assertEqual(child.stdin_lines(), [CONFIG, match_request()])
+        self.assertIs(self.launcher.get("m1"), record)
+        self.assertEqual(self.ready, [record])
+        self.assertEqual(self.launcher.warm_ready, 1)
+        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [0])  # the refill only
+        for token in (TOKEN_A, TOKEN_B):
+            self.assertNotIn(token, " ".join([child.executable, *child.args]))
+
+    def test_used_warm_child_replaced(self):
+        """A used warm child is replaced on the next reactor turn, by a child with the config line only."""
+        self.readyPool(warm=1)
+        self.launch()
+        self.assertEqual(len(self.clock.processes), 1)
+        self.clock.advance(0)
+        self.assertEqual(len(self.clock.processes), 2)
+        self.assertEqual(self.clock.processes[1].stdin_lines(), [CONFIG])
+        self.assertEqual(self.launcher.warm_ready, 0)
+        self.clock.processes[1].out(b"Port: 9001\n")
+        self.assertEqual(self.launcher.warm_ready, 1)
+
+    def test_ready_children_used_in_order(self):
+        """Warm children are used in the order they became ready."""
+        first, second = self.startPool(warm=2)
+        second.out(b"Port: 9001\n")
+        first.out(b"Port: 9000\n")
+        [one], _ = self.launch(match_request("m1"))
+        [two], _ = self.launch(match_request("m2"))
+        self.assertEqual((one.pid, one.port, two.pid, two.port), (second.pid, 9001, first.pid, 9000))
+
+    def test_warm_match_runs_like_any_match(self):
+        """A match on a warm child gets status and result lines, ends, and frees its slot."""
+        child, = self.readyPool(warm=1)
+        [record], _ = self.launch()
+        child.out(b'Status: {"state": "playing", "players": [{"user_id": "u1", "connected": true}]}\n')
+        self.assertEqual((record.state, record.players[0]["connected"]), ("playing", True))
+        child.out(b'Result: {"winner": "u1", "loser": "u2", "round_wins": {"u1": 2, "u2": 0}}\n')
+        self.assertEqual(self.ended, [record])
+        child.exit(0)
+        self.assertEqual((record.state, record.exit_code), ("ended", 0))
+        self.assertEqual(self.launcher.list(), [record])
+        self.assertEqual(child.closed, [])
+
+    def test_warm_match_stop(self):
+        """Stopping a match on a warm child sends TERM to that child and ends it as stopped."""
+        child, = self.readyPool(warm=1)
+        [record], _ = self.launch()
+        results = []
+        self.launcher.stop("m1").addBoth(results.append)
+        self.assertEqual(child.signals, ["TERM"])
+        child.exit(signal=15)
+        self.assertEqual(results, [record])
+        self.assertEqual((record.state, record.reason), ("ended", "stopped"))
+
+    def test_tokens_never_logged(self):
+        """No log event of a warm child, from spawn to the end of its match, mentions a token."""
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        child, = self.readyPool(warm=1)
+        self.launch()
+        child.out(b'Result: {"reason": "abandoned"}\n')
+        child.exit(1)
+        self.assertTrue(events)
+        for event in events:
+            text = formatEvent(event) + repr(event)
+            self.assertNotIn(TOKEN_A, text)
+            self.assertNotIn(TOKEN_B, text)
+
+    def test_cold_launch_when_none_ready(self):
+        """With no warm child ready, launch spawns a new child and waits for its port; the warm one is untouched."""
+        warm, = self.startPool(warm=1)
+        results, cold = self.launch()
+        self.assertIsNotNone(cold)
+        self.assertIsNot(cold, warm)
+        self.assertEqual(cold.stdin_lines(), [CONFIG, match_request()])
+        self.assertEqual(warm.stdin_lines(), [CONFIG])
+        self.assertEqual(results, [])
+        warm.out(b"Port: 9000\n")
+        self.assertEqual(results, [])
+        cold.out(b"Port: 9001\n")
+        self.assertEqual((results[0].port, results[0].pid), (9001, cold.pid))
+        self.assertEqual(self.launcher.warm_ready, 1)
+
+    def test_pool_capped_by_max_matches(self):
+        """Warming never goes beyond max_matches children."""
+        children = self.startPool(warm=5, max_matches=3)
+        self.assertEqual(len(children), 3)
+
+    def test_warm_plus_live_within_max_matches(self):
+        """Matches and warm children together stay within max_matches; an ended match lets the pool refill."""
+        first, _ = self.readyPool(warm=2, max_matches=3)
+        self.launch(match_request("m1"))
+        self.clock.advance(0)
+        self.assertEqual(len(self.clock.liveProcesses()), 3)
+        self.clock.processes[2].out(b"Port: 9002\n")
+        self.launch(match_request("m2"))
+        self.clock.advance(0)
+        self.assertEqual(len(self.clock.liveProcesses()), 3)
+        self.assertEqual(self.launcher.warm_ready, 1)
+        first.exit(1)
+        self.assertEqual(len(self.clock.liveProcesses()), 3)
+        self.assertEqual(self.clock.processes[-1].stdin_lines(), [CONFIG])
+        self.assertNoLeak()
+
+    def test_full_with_ready_warm_child(self):
+        """At max_matches, a ready warm child still takes a launch; with none left the launch is refused."""
+        self.readyPool(warm=1, max_matches=1)
+        [record], _ = self.launch(match_request("m1"))
+        self.clock.advance(0)
+        self.assertEqual(len(self.clock.processes), 1)
+        results, spawned = self.launch(match_request("m2"))
+        self.assertEqual(self.launchError(results).code, "too_many_matches")
+        self.assertIsNone(spawned)
+
+    def test_full_uses_starting_warm_child(self):
+        """At max_matches with a warm child still starting, launch hands it the match and waits for its port."""
+        warm, = self.startPool(warm=1, max_matches=1)
+        results, spawned = self.launch()
+        self.assertIsNone(spawned)
+        self.assertEqual(warm.stdin_lines(), [CONFIG, match_request()])
+        self.assertEqual(results, [])
+        warm.out(b"Port: 9003\n")
+        self.assertEqual((results[0].port, results[0].pid), (9003, warm.pid))
+        self.assertEqual(self.launcher.warm_ready, 0)
+
+    def test_full_starting_warm_child_launch_timeout(self):
+        """A starting warm child that took a match is subject to the launch timeout from then on."""
+        warm, = self.startPool(warm=1, max_matches=1)
+        self.clock.advance(9)
+        results, _ = self.launch()
+        self.clock.advance(9.9)
+        self.assertEqual(results, [])
+        self.clock.advance(0.1)
+        self.assertEqual(self.launchError(results).code, "launch_timeout")
+        self.assertEqual(warm.signals, ["TERM"])
+
+    def test_error_before_port_replaced_with_backoff(self):
+        """A warm child reporting an error is stopped, never ready, and replaced after a doubling delay."""
+        self.startPool(warm=1)
+        delays = []
+        for _ in range(8):
+            child = self.clock.processes[-1]
+            child.out(b"Error: no_free_port: no free port in 9000-9099\n")
+            self.assertEqual((child.signals, self.launcher.warm_ready), (["TERM"], 0))
+            child.exit(1)
+            spawned = len(self.clock.processes)
+            waited = 0.0
+            for _ in range(100):
+                if len(self.clock.processes) > spawned:
+                    break
+                self.clock.advance(0.5)
+                waited += 0.5
+            delays.append(waited)
+        self.assertEqual(delays, [WARM_RETRY_MIN, 2.0, 4.0, 8.0, 16.0, WARM_RETRY_MAX, WARM_RETRY_MAX, WARM_RETRY_MAX])
+        self.assertEqual(self.launcher.list(), [])
+        self.assertNoLeak()
+
+    def test_success_resets_backoff(self):
+        """A warm child that reports its port resets the replacement delay."""
+        self.startPool(warm=1)
+        for _ in range(3):
+            self.clock.processes[-1].out(b"Error: no_free_port: none\n")
+            self.clock.processes[-1].exit(1)
+            self.clock.advance(WARM_RETRY_MAX)
+        child = self.clock.processes[-1]
+        child.out(b"Port: 9000\n")
+        child.exit(1)
+        spawned = len(self.clock.processes)
+        self.clock.advance(WARM_RETRY_MIN)
+        self.assertEqual(len(self.clock.processes), spawned + 1)
+
+    def test_exit_before_port_replaced(self):
+        """A warm child that exits before its port is replaced after the delay, not at once."""
+        child, = self.startPool(warm=1)
+        child.exit(1)
+        self.assertEqual((self.launcher.warm_ready, len(self.clock.processes)), (0, 1))
+        self.clock.advance(WARM_RETRY_MIN)
+        self.assertEqual(len(self.clock.processes), 2)
+
+    def test_death_after_port_replaced(self):
+        """A ready warm child that dies is no longer ready and is replaced after the delay; no match sees it."""
+        child, = self.readyPool(warm=1)
+        child.exit(signal=9)
+        self.assertEqual(self.launcher.warm_ready, 0)
+        results, cold = self.launch()
+        self.assertIsNotNone(cold)
+        self.assertEqual(results, [])
+        self.clock.advance(WARM_RETRY_MIN)
+        self.assertEqual(len(self.clock.processes), 3)
+        self.assertEqual(self.clock.processes[-1].stdin_lines(), [CONFIG])
+        self.assertEqual((self.ready, self.ended), ([], []))
+        self.assertNoLeak()
+
+    def test_no_port_in_time(self):
+        """A warm child without a port after launch_timeout is stopped (TERM, then KILL) and replaced."""
+        child, = self.startPool(warm=1)
+        self.clock.advance(10)
+        self.assertEqual(child.signals, ["TERM"])
+        self.clock.advance(WARM_RETRY_MIN)
+        self.assertEqual(len(self.clock.processes), 2)
+        self.clock.advance(4)
+        self.assertEqual(child.signals, ["TERM", "KILL"])
+        child.out(b"Port: 9000\n")
+        self.assertEqual(self.launcher.warm_ready, 0)
+        self.assertNoLeak()
+
+    def test_failed_warm_child_counts_until_it_ends(self):
+        """A failed warm child keeps its slot of max_matches until it has ended, takes no match, then is replaced."""
+        child, = self.startPool(warm=1, max_matches=1)
+        child.out(b"Error: no_free_port: none\n")
+        results, spawned = self.launch()
+        self.assertEqual(self.launchError(results).code, "too_many_matches")
+        self.assertIsNone(spawned)
+        self.clock.advance(WARM_RETRY_MIN)
+        self.assertEqual(len(self.clock.processes), 1)
+        child.exit(1)
+        self.assertEqual(len(self.clock.processes), 2)
+        self.assertEqual(self.clock.processes[1].stdin_lines(), [CONFIG])
+        results, spawned = self.launch()
+        self.assertIsNone(spawned)
+        self.clock.processes[1].out(b"Port: 9001\n")
+        self.assertEqual((results[0].port, results[0].pid), (9001, self.clock.processes[1].pid))
+        self.assertNoLeak()
+
+    def test_cold_launch_while_failed_warm_child_dies(self):
+        """Below max_matches, a launch does not use a failed warm child: it spawns a new one."""
+        child, = self.startPool(warm=1)
+        child.out(b"Error: no_free_port: none\n")
+        results, cold = self.launch()
+        self.assertEqual(cold.stdin_lines(), [CONFIG, match_request()])
+        self.assertEqual(child.stdin_lines(), [CONFIG])
+        self.assertNoLeak()
+
+    def test_spawn_failure_retried(self):
+        """A warm child that cannot be spawned is logged and retried after the delay."""
+        self.clock.spawnException = OSError("no such file")
+        self.startPool(warm=1)
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        self.clock.spawnException = None
+        self.assertEqual(self.clock.processes, [])
+        self.clock.advance(WARM_RETRY_MIN)
+        self.assertEqual(len(self.clock.processes), 1)
+
+    def test_stop_all_stops_warm_children(self):
+        """stopAll stops ready and starting warm children (TERM, then KILL) and replaces none."""
+        ready, starting = self.startPool(warm=2)
+        ready.out(b"Port: 9000\n")
+        d = self.launcher.stopAll()
+        self.assertEqual((ready.signals, starting.signals), (["TERM"], ["TERM"]))
+        self.assertEqual(self.launcher.warm_ready, 0)
+        ready.exit(signal=15)
+        self.clock.advance(5)
+        self.assertEqual(starting.signals, ["TERM", "KILL"])
+        self.assertNoResult(d)
+        starting.exit(signal=9)
+        self.assertIsNone(self.successResultOf(d))
+        self.clock.advance(WARM_RETRY_MAX)
+        self.assertEqual(len(self.clock.processes), 2)
+        self.assertNoTimers()
+
+    def test_stop_all_with_matches_and_pool(self):
+        """stopAll stops matches on warm children, pending replacements and the pool, within 2 * kill_grace."""
+        self.readyPool(warm=2)
+        self.launch()
+        d = self.launcher.stopAll()
+        self.clock.advance(0)
+        self.assertEqual(len(self.clock.processes), 2)
+        for process in self.clock.processes:
+            self.assertEqual(process.signals, ["TERM"])
+        self.clock.advance(10)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertNoTimers()
+        self.launcher.startWarming()
+        self.assertEqual(len(self.clock.processes), 2)
+
+    def test_stop_all_during_backoff(self):
+        """stopAll cancels a pending replacement."""
+        child, = self.startPool(warm=1)
+        child.exit(1)
+        self.successResultOf(self.launcher.stopAll())
+        self.assertNoTimers()
 
 
 class ParsingTests(SynchronousTestCase):

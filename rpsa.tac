@@ -1,0 +1,18 @@
+"""``twistd -ny rpsa.tac``: the ``twistd rpsa`` service, configured from RPSA_* variables (see rpsa.envconfig)."""
+
+import os
+import sys
+
+from twisted.application import service
+from twisted.python import usage
+
+from rpsa.envconfig import options_from_env
+from rpsa.tap import makeService
+
+try:
+    options = options_from_env(os.environ)
+except usage.UsageError as e:
+    sys.exit(f"rpsa.tac: {e} (--some-option is set by RPSA_SOME_OPTION)")  # on stderr; exit status 1
+
+application = service.Application("rpsa")
+makeService(options).setServiceParent(application)

@@ -1,0 +1,391 @@
+"""Log output: twistd's text or Twisted's JSON event format, with secrets redacted.
+
+How the observer reaches twistd
+-------------------------------
+``twistd`` builds the plugin's service *before* it starts logging:
+``ApplicationRunner.run`` (``twisted/application/app.py``) calls
+``createOrGetApplication`` (which calls ``makeService``), then
+``AppLogger.start(application)``.  ``AppLogger.start`` takes its observer from,
+in order: ``--logger``, the application's ``ILogObserver`` component, and
+``_getLogObserver()`` (``--logfile``, stdout or ``--syslog``, as text); it
+hands it to ``globalLogBeginner.beginLoggingTo``, which replays the events
+buffered until then (everything logged during ``makeService``).
+
+So nothing has to be replaced: ``makeService`` hands twistd the observer to
+use, as the application's ``ILogObserver`` component (the documented hook of
+``.tac`` files; a plugin reaches the application through ``setServiceParent``,
+see :class:`ProvidesLogObserver`).  twistd's own start-up lines, and the events
+buffered from ``makeService``, all go to it, and ``AppLogger.stop`` removes it
+at exit.  No private attribute is touched on this path.
+
+Where it writes (:func:`log_observer`): where twistd would have, read from the
+twistd options (``options.parent``) the way ``UnixAppLogger._getLogObserver``
+reads them: ``--logfile=-`` is stdout (refused when daemonizing, as twistd
+does); no ``--logfile`` with ``--nodaemon`` is stdout; otherwise ``--logfile``
+(default ``twistd.log``), opened as a :class:`~twisted.python.logfile.LogFile`
+that rotates at 1 MB and on SIGUSR1, as twistd's does.  ``--syslog`` keeps
+syslog (text only: JSON is refused).  An explicit ``--logger`` wins over
+everything, as twistd's rule is: rpsa then leaves logging alone, and redacting
+is up to that logger.  Options parsed outside twistd (``rpsa.tac`` builds them
+from ``RPSA_*`` variables) cannot see twistd's: the log goes to stdout, which
+is where ``twistd --nodaemon --python=rpsa.tac`` (rpsa.service) logs anyway;
+a ``--logfile`` given to twistd for the tac is not honoured.
+
+:func:`use_json_logging` is for a logging system that has *already* begun
+(not the twistd path): it swaps every observer of a publisher for a JSON one.
+
+Redaction
+---------
+No token or API key may reach a log line.  Two layers, both cheap:
+
+- :class:`RedactingObserver` hands its observer a scrubbed copy of each event:
+  fields named like secrets (``*token``, ``*api_key``, ``*password``,
+  ``*secret``, ``authorization``) become ``<redacted>``; string fields (and
+  the values the format string pulls out of objects, by flattening the event
+  first) lose ``token=...`` / ``game_token=...`` query parameters,
+  ``Bearer ...`` credentials, ``"...token": "..."`` JSON fields, and every
+  secret registered with the :class:`Redactor` (the API key).
+- the file observers of this module scrub each finished line once more, which
+  also covers what no field holds (a traceback, a ``repr``).
+
+Flattening uses ``flattenEvent``, which ``twisted.logger`` does not export
+(see :func:`_flatten`); listing a publisher's observers reads its private
+``_observers`` (see :func:`_observers_of`, used only by :func:`use_json_logging`).
+
+Access logs already drop the request's query string
+(``rpsa.web._log_without_query``); :func:`access_log_formatter` also drops the
+``Referer``'s, which can carry the token of the page that sent the request.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from typing import IO, Any, Callable, Iterable, List, Optional
+
+from twisted.logger import (
+    FileLogObserver,
+    ILogObserver,
+    LegacyLogObserverWrapper,
+    LoggingFile,
+    LogPublisher,
+    eventAsJSON,
+    formatEventAsClassicLogText,
+    globalLogPublisher,
+)
+from twisted.python import usage
+from twisted.python.components import Componentized
+from twisted.python.logfile import LogFile
+from twisted.web.http import combinedLogFormatter
+from zope.interface import implementer
+
+LOG_FORMATS = ("text", "json")
+REDACTED = "<redacted>"
+
+# A secret's value after one of these prefixes: a query parameter whose name ends
+# in "token" (token=, game_token=, access_token=), an "Authorization: Bearer"
+# credential, a JSON field whose name ends in "token" (also inside a JSON
+# string, escaped).  The value stops at a character no token holds; "<" is one,
+# so a redacted value is not redacted again.
+_SECRET_AFTER = re.compile(
+    r"""(?ix)
+    (?=[tb])            # not needed for the match; makes the search about 3 times faster
+    ( token=
+    | \bbearer\s+
+    | token\\?"\s*:\s*\\?"
+    )
+    [^\s&"'<>\\#;,]+
+    """
+)
+
+# Event fields whose value is a secret whatever it looks like.
+_SECRET_NAMES = ("token", "api_key", "apikey", "password", "secret", "authorization")
+
+
+def log_format(value: str) -> str:
+    """Coerce ``--log-format``: ``text`` or ``json``."""
+    value = value.strip().lower()
+    if value not in LOG_FORMATS:
+        raise usage.UsageError(f"--log-format: expected text or json, got {value!r}")
+    return value
+
+
+# The option, ready for ``Options.optParameters``.
+LOG_FORMAT_OPTION = [
+    "log-format", None, "text",
+    "Log format: text (twistd's) or json (Twisted's JSON event format, one event per line).",
+    log_format,
+]
+
+
+class Redactor:
+    """Scrubs secrets out of text: the patterns above, and every secret registered with :meth:`add`."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._text_forms: List[str] = []
+        self._json_forms: List[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: Optional[str]) -> None:
+        """Register a secret (e.g. the API key): it is replaced by ``<redacted>`` wherever it appears."""
+        if not secret:
+            return
+        # In a JSON line the secret appears escaped; look for the raw form only in text.
+        escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+        for form in escaped:
+            if form not in self._json_forms:
+                self._json_forms.append(form)
+        for form in {secret, *escaped}:
+            if form not in self._text_forms:
+                self._text_forms.append(form)
+        # Longest first, so that no form is cut in two by a shorter one it contains.
+        self._text_forms.sort(key=len, reverse=True)
+        self._json_forms.sort(key=len, reverse=True)
+
+    def scrub(self, text: str, json_text: bool = False) -> str:
+        """``text`` with every secret replaced by ``<redacted>``; ``json_text``: it is serialized JSON."""
+        for secret in self._json_forms if json_text else self._text_forms:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        lowered = text.lower()
+        if "token" not in lowered and "bearer" not in lowered:
+            return text  # the common case, and much cheaper than the regex
+        return _SECRET_AFTER.sub(_keep_prefix, text)
+
+
+def _keep_prefix(match: "re.Match[str]") -> str:
+    return match.group(1) + REDACTED
+
+
+# The process's registry: tap registers the API key here.
+REDACTOR = Redactor()
+
+
+def register_secret(secret: Optional[str]) -> None:
+    """Register a secret with the process's redactor (:data:`REDACTOR`)."""
+    REDACTOR.add(secret)
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
+    # "seat.token!:" and "token:" are keys of flattened events.  The keys come
+    # from the code's log calls, a small set: the answers are cached.
+    return key.split("!", 1)[0].split(":", 1)[0].lower().endswith(_SECRET_NAMES)
+
+
+def _scrub_value(value: Any, scrub: Callable[[str], str]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return scrub(value)
+    if kind is bytes:
+        text = value.decode("latin-1")
+        clean = scrub(text)
+        return value if clean == text else clean
+    if kind is tuple or kind is list:  # legacy events' "message"
+        return kind(_scrub_value(item, scrub) if type(item) in (str, bytes) else item for item in value)
+    return value
+
+
+def redact_event(event: dict, redactor: Redactor) -> dict:
+    """A scrubbed copy of ``event``; ``event`` itself is left alone."""
+    scrub = redactor.scrub
+    clean = {
+        key: REDACTED if _secret_name(key) else _scrub_value(value, scrub)
+        for key, value in event.items()
+    }
+    if clean.get("log_format") is not None:
+        flattened = clean.get("log_flattened")
+        if flattened is not None:
+            clean["log_flattened"] = dict(flattened)  # flattenEvent adds to it: not the original's
+        try:
+            # The values the format pulls out of objects ("{request.uri}",
+            # "{conn!r}") become strings here, where they can be scrubbed.
+            _flatten(clean)
+        except Exception:
+            pass  # unformattable: the formatter reports it, from the scrubbed fields
+        flattened = clean.get("log_flattened")
+        if flattened:
+            # A string field shows as itself: it was scrubbed above already.
+            done = {id(value) for value in clean.values() if type(value) is str}
+            clean["log_flattened"] = {
+                key: REDACTED if _secret_name(key) else value if id(value) in done else _scrub_value(value, scrub)
+                for key, value in flattened.items()
+            }
+    return clean
+
+
+def _flatten(event: dict) -> None:
+    """Store the strings ``event``'s format will show in ``event["log_flattened"]``.
+
+    twisted.logger does not export flattenEvent (eventAsJSON calls it, and the
+    formatters use what it stores); scrubbing what a format pulls out of an
+    object needs it, so it is imported from the private module here.
+    """
+    from twisted.logger._flatten import flattenEvent
+
+    flattenEvent(event)
+
+
+@implementer(ILogObserver)
+class RedactingObserver:
+    """Passes ``wrapped`` a scrubbed copy of every event (see :func:`redact_event`)."""
+
+    def __init__(self, wrapped: ILogObserver, redactor: Optional[Redactor] = None):
+        self.wrapped = wrapped
+        self.redactor = REDACTOR if redactor is None else redactor
+
+    def __call__(self, event: dict) -> None:
+        self.wrapped(redact_event(event, self.redactor))
+
+
+def text_file_observer(out: IO[Any], redactor: Optional[Redactor] = None) -> ILogObserver:
+    """twistd's text lines, to ``out``, redacted."""
+    redactor = REDACTOR if redactor is None else redactor
+
+    def format_event(event: dict) -> Optional[str]:
+        text = formatEventAsClassicLogText(event)
+        return None if text is None else redactor.scrub(text)
+
+    return RedactingObserver(FileLogObserver(out, format_event), redactor)
+
+
+def json_file_observer(out: IO[Any], redactor: Optional[Redactor] = None) -> ILogObserver:
+    """Twisted's JSON event format, one event per line (no record separator), to ``out``, redacted."""
+    redactor = REDACTOR if redactor is None else redactor
+
+    def format_event(event: dict) -> str:
+        return redactor.scrub(eventAsJSON(event), json_text=True) + "\n"
+
+    return RedactingObserver(FileLogObserver(out, format_event), redactor)
+
+
+def check_log_options(options) -> None:
+    """Raise UsageError for log options twistd cannot honour with rpsa's observer (call from ``postOptions``)."""
+    parent = getattr(options, "parent", None)
+    if parent is None or parent.get("logger"):
+        return
+    if parent.get("syslog") and options.get("log-format") == "json":
+        raise usage.UsageError("--log-format json cannot go to --syslog: give a --logfile")
+    if parent.get("logfile") == "-" and not parent.get("nodaemon"):
+        raise usage.UsageError("daemons cannot log to stdout: give --nodaemon, or a --logfile")
+
+
+def log_observer(
+    options, redactor: Optional[Redactor] = None, rotate_on_sigusr1: bool = True
+) -> Optional[ILogObserver]:
+    """The redacting observer for ``options["log-format"]``, writing where twistd would have.
+
+    ``None`` when twistd was given ``--logger``: that observer is the
+    operator's choice, and wins.  Without twistd (``options.parent`` unset,
+    as in tests) the log goes to stdout.
+    """
+    check_log_options(options)
+    redactor = REDACTOR if redactor is None else redactor
+    fmt = options.get("log-format") or "text"
+    parent = getattr(options, "parent", None)
+    if parent is not None and parent.get("logger"):
+        return None
+    if parent is not None and parent.get("syslog"):
+        from twisted.python import syslog
+
+        emit = syslog.SyslogObserver(parent.get("prefix") or "twisted").emit
+        return RedactingObserver(LegacyLogObserverWrapper(emit), redactor)
+    out: IO[Any] = sys.stdout
+    if parent is not None:
+        logfile, nodaemon = parent.get("logfile"), parent.get("nodaemon")
+        if logfile != "-" and not (nodaemon and not logfile):
+            out = LogFile.fromFullPath(logfile or "twistd.log")
+            if rotate_on_sigusr1:
+                _rotate_on_sigusr1(out)
+    out = _unredirected(out)
+    return (json_file_observer if fmt == "json" else text_file_observer)(out, redactor)
+
+
+def _rotate_on_sigusr1(logfile: LogFile) -> None:
+    """Rotate ``logfile`` on SIGUSR1 unless something else handles it (what twistd does for its own)."""
+    import signal
+
+    if not signal.getsignal(signal.SIGUSR1):
+
+        def rotate(signum, frame):
+            from twisted.internet import reactor
+
+            reactor.callFromThread(logfile.rotate)
+
+        signal.signal(signal.SIGUSR1, rotate)
+
+
+def _unredirected(out: IO[Any]) -> IO[Any]:
+    # Once logging has begun, sys.stdout is a LoggingFile feeding the log
+    # system: an observer writing there would log its own lines, forever.
+    return sys.__stdout__ if isinstance(out, LoggingFile) else out
+
+
+class ProvidesLogObserver:
+    """Mixin for the service ``makeService`` returns: twistd logs to its ``log_observer``.
+
+    twistd adds that service to its Application, a Componentized whose
+    ``ILogObserver`` component ``AppLogger.start`` logs to (unless ``--logger``
+    was given); joining it, the service sets that component.  ``None`` (the
+    default) leaves twistd's choice alone.
+    """
+
+    log_observer: Optional[ILogObserver] = None
+
+    def setServiceParent(self, parent):
+        if self.log_observer is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.log_observer)
+        return super().setServiceParent(parent)
+
+
+def use_json_logging(
+    publisher: LogPublisher = globalLogPublisher, out: Optional[IO[Any]] = None, redactor: Optional[Redactor] = None
+) -> ILogObserver:
+    """From now on, write ``publisher``'s events to ``out`` (default stdout) as JSON lines, not to its observers.
+
+    For a logging system that has already begun; under twistd, use
+    :func:`log_observer` and :class:`ProvidesLogObserver` from ``makeService``
+    instead (twistd has not begun logging then, and would add its observer
+    after this one).  Returns the new observer.
+    """
+    observer = json_file_observer(_unredirected(sys.stdout if out is None else out), redactor)
+    previous = _observers_of(publisher)
+    publisher.addObserver(observer)
+    for old in previous:
+        publisher.removeObserver(old)
+    return observer
+
+
+def _observers_of(publisher: LogPublisher) -> List[ILogObserver]:
+    """The observers ``publisher`` has now.
+
+    LogPublisher has no public way to list its observers, and whoever added
+    them (twistd's AppLogger) keeps no public handle on them either; replacing
+    them needs the list, so this reads the private ``_observers``.
+    """
+    return list(publisher._observers)
+
+
+class _WithoutQueries:
+    """A view of a request whose URI and Referer have no query string (tokens live there)."""
+
+    def __init__(self, request):
+        self._request = request
+        self.uri = request.uri.split(b"?", 1)[0]
+
+    def getHeader(self, name):
+        value = self._request.getHeader(name)
+        if value is not None and name.lower() == b"referer":
+            value = value.split(b"?", 1)[0]
+        return value
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
+def access_log_formatter(timestamp: str, request) -> str:
+    """A combined-log-format line without the query strings of the URI and the Referer."""
+    return combinedLogFormatter(timestamp, _WithoutQueries(request))

@@ -1,0 +1,169 @@
+"""Test doubles shared by the session and WebSocket tests.
+
+- L{FakeConnection} stands in for L{rpsa.websocket.GameConnection} in front of
+  a L{rpsa.session.GameSession}.  Sessions are created through
+  L{rpsa.lobby.Lobby.create}, so they have a real Autobahn factory and
+  broadcasts arrive as Autobahn C{PreparedMessage}s: the fake decodes their
+  C{payload} (the unframed JSON text), and decodes C{send_message} dicts from
+  their wire encoding, so a test sees exactly the JSON a client would.
+- L{make_lobby} builds a lobby and tick scheduler on a given clock;
+  L{RecordingHooks} records what connections report to the server's hooks.
+- L{RecordingClient} is an Autobahn client protocol for the in-memory agent of
+  C{autobahn.twisted.testing}: it records messages and can wait for one.
+"""
+
+import json
+
+from autobahn.twisted.websocket import WebSocketClientProtocol
+from autobahn.websocket.protocol import PreparedMessage
+from twisted.internet import defer
+
+from rpsa import wire
+from rpsa.hooks import ServerHooks
+from rpsa.lobby import Lobby
+from rpsa.settings import GameSettings
+from rpsa.ticker import TickScheduler
+
+
+def make_lobby(clock, hooks=None, **settings):
+    """A lobby, its settings and its tick scheduler, all on ``clock``."""
+    game_settings = GameSettings(**settings)
+    scheduler = TickScheduler(clock, game_settings.tick)
+    return Lobby(clock, game_settings, scheduler, hooks=hooks), game_settings, scheduler
+
+
+class RecordingHooks(ServerHooks):
+    """Server hooks that count opened and closed connections and record rejections."""
+
+    def __init__(self):
+        self.opened_count = 0
+        self.closed_count = 0
+        self.rejections = []
+
+    def opened(self, conn):
+        self.opened_count += 1
+
+    def closed(self, conn):
+        self.closed_count += 1
+
+    def rejected(self, reason):
+        self.rejections.append(reason)
+
+
+def of_type(kind, event=None):
+    """A predicate on decoded messages: ``type`` is ``kind`` (and the engine event type is ``event``)."""
+
+    def predicate(message):
+        if message.get("type") != kind:
+            return False
+        return event is None or message["eventData"]["type"] == event
+
+    return predicate
+
+
+class FakeConnection:
+    """Records what a session sends to one connection, decoded, and how it was closed.
+
+    Like the real connection, nothing is delivered once it has been closed
+    (those messages are kept in ``late`` so a test can look at them).
+    """
+
+    def __init__(self, name="conn"):
+        self.name = name
+        self.messages = []
+        self.late = []
+        self.close_code = None
+        self.close_reason = None
+
+    def send(self, prepared):
+        """A broadcast: an Autobahn PreparedMessage holding the JSON text."""
+        if not isinstance(prepared, PreparedMessage):
+            raise TypeError(f"expected a PreparedMessage, got {prepared!r}")
+        self._record(json.loads(prepared.payload))
+
+    def send_message(self, message):
+        """A message for this connection only, decoded from its wire encoding."""
+        self._record(json.loads(wire.encode(message)))
+
+    def close(self, code, reason):
+        """Record the first close."""
+        if self.close_code is None:
+            self.close_code = code
+            self.close_reason = reason
+
+    def _record(self, message):
+        (self.late if self.close_code is not None else self.messages).append(message)
+
+    @property
+    def closed(self):
+        """Whether the session closed this connection."""
+        return self.close_code is not None
+
+    def of_type(self, kind, event=None):
+        """Every recorded message of this type (and engine event type)."""
+        return [m for m in self.messages if of_type(kind, event)(m)]
+
+    def take(self):
+        """Every message recorded since the last ``take``, and forget them."""
+        messages, self.messages = self.messages, []
+        return messages
+
+    def __repr__(self):
+        return f"<FakeConnection {self.name}>"
+
+
+class RecordingClient(WebSocketClientProtocol):
+    """A WebSocket client that records JSON messages; ``wait_for`` fires on a matching one."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+        self._waiters = []
+        self.answer_pings = True
+        self.pinged = defer.Deferred()
+
+    def onMessage(self, payload, isBinary):
+        message = json.loads(payload)
+        self.messages.append(message)
+        for waiter in list(self._waiters):
+            predicate, d = waiter
+            if predicate(message):
+                self._waiters.remove(waiter)
+                d.callback(message)
+
+    def onPing(self, payload):
+        """Answer pings unless the test plays a dead peer; note the first ping."""
+        if self.answer_pings:
+            self.sendPong(payload)
+        if not self.pinged.called:
+            self.pinged.callback(payload)
+
+    def onClose(self, wasClean, code, reason):
+        waiters, self._waiters = self._waiters, []
+        for _, d in waiters:
+            d.errback(ConnectionError(f"closed ({code} {reason}) while waiting"))
+
+    def send_json(self, message):
+        """Send one JSON text message."""
+        self.sendMessage(json.dumps(message).encode("utf-8"))
+
+    def round_trip(self):
+        """Fires once the server has answered a message sent now (so everything sent before has arrived)."""
+        marker = f"round trip {len(self.messages)}"
+        self.send_json({"type": marker})
+        return self.wait_for(lambda m: m.get("type") == "error" and marker in m.get("message", ""))
+
+    def wait_for(self, predicate):
+        """A Deferred firing with the first message, already received or not, matching ``predicate``."""
+        for message in self.messages:
+            if predicate(message):
+                return defer.succeed(message)
+        d = defer.Deferred()
+        self._waiters.append((predicate, d))
+        return d
+
+    @property
+    def status_code(self):
+        """The HTTP status of the opening handshake's answer (101 when accepted)."""
+        line = getattr(self, "http_status_line", None)
+        return int(line.split()[1]) if line else None

@@ -1,0 +1,458 @@
+"""rpsa.logs: JSON log lines, the observer handed to twistd, and the redaction of secrets."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+from twisted.application import service
+from twisted.internet.task import Clock
+from twisted.logger import (
+    ILogObserver,
+    Logger,
+    LoggingFile,
+    LogLevel,
+    LogPublisher,
+    capturedLogs,
+    eventFromJSON,
+    formatEvent,
+)
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.http import combinedLogFormatter
+from twisted.web.server import Request, Site
+from twisted.web.test.requesthelper import DummyChannel
+
+from rpsa import logs
+from rpsa.logs import REDACTED, Redactor, RedactingObserver
+from rpsa.web import _log_without_query, make_site
+from tests.support import child_env
+
+SECRET = "s3cr3t-T0KEN_value"
+API_KEY = "api-key-0123456789"
+
+
+class FakeOptions(dict):
+    """rpsa's options as the log functions see them: a dict, and ``parent`` (twistd's options, a dict)."""
+
+    def __init__(self, log_format="text", parent=None):
+        super().__init__({"log-format": log_format})
+        self.parent = parent
+
+
+def json_lines(text):
+    """Each non-empty line of ``text``, parsed as JSON."""
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def access_request(uri, referer=None):
+    """A finished GET request for ``uri`` as Site.log sees it."""
+    request = Request(DummyChannel())
+    request.method = b"GET"
+    request.uri = uri
+    request.path = uri.split(b"?", 1)[0]
+    request.clientproto = b"HTTP/1.1"
+    request.code = 200
+    if referer is not None:
+        request.requestHeaders.setRawHeaders(b"referer", [referer])
+    return request
+
+
+class JSONOutputTests(SynchronousTestCase):
+    """use_json_logging and json_file_observer write Twisted's JSON event format, one event per line."""
+
+    def setUp(self):
+        self.publisher = LogPublisher()
+        self.out = io.StringIO()
+        self.log = Logger(namespace="rpsa.test", observer=self.publisher)
+
+    def test_one_object_per_line(self):
+        """Every event is one line holding one JSON object with the event's format, namespace, level and fields."""
+        logs.use_json_logging(self.publisher, self.out, Redactor())
+        self.log.info("game {game_id} created", game_id="g1")
+        self.log.warn("second\nevent spanning {n} lines", n=2)
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            self.log.failure("tick failed for {item}", item="g1")
+        lines = self.out.getvalue().split("\n")
+        self.assertEqual(lines[-1], "")
+        events = [json.loads(line) for line in lines[:-1]]
+        self.assertEqual(len(events), 3)
+        for event in events:
+            self.assertIsInstance(event, dict)
+            self.assertEqual(event["log_namespace"], "rpsa.test")
+            self.assertIn("log_time", event)
+        self.assertEqual(events[0]["log_format"], "game {game_id} created")
+        self.assertEqual(events[0]["game_id"], "g1")
+        self.assertEqual(events[0]["log_level"]["name"], "info")
+        self.assertEqual(events[1]["log_level"]["name"], "warn")
+        self.assertEqual(events[2]["log_level"]["name"], "critical")
+        self.assertIn("log_failure", events[2])
+
+    def test_round_trip(self):
+        """A line read back with eventFromJSON formats as the original message."""
+        logs.use_json_logging(self.publisher, self.out, Redactor())
+        self.log.info("player {seat} connected to game {game_id}", seat=1, game_id="g1")
+        event = eventFromJSON(self.out.getvalue().strip())
+        self.assertEqual(formatEvent(event), "player 1 connected to game g1")
+        self.assertEqual(event["log_level"], LogLevel.info)
+
+    def test_replaces_current_observers(self):
+        """Observers the publisher had before no longer see events; the JSON output does."""
+        before = []
+        self.publisher.addObserver(before.append)
+        self.log.info("before")
+        logs.use_json_logging(self.publisher, self.out, Redactor())
+        self.log.info("after")
+        self.assertEqual([e["log_format"] for e in before], ["before"])
+        self.assertEqual([e["log_format"] for e in json_lines(self.out.getvalue())], ["after"])
+
+    def test_returns_the_observer(self):
+        """The returned observer is the one added: removing it stops the output."""
+        observer = logs.use_json_logging(self.publisher, self.out, Redactor())
+        self.publisher.removeObserver(observer)
+        self.log.info("unseen")
+        self.assertEqual(self.out.getvalue(), "")
+
+    def test_not_into_the_log_system(self):
+        """Given the redirected sys.stdout (a LoggingFile), it writes to the real stdout instead."""
+        real = io.StringIO()
+        self.patch(sys, "__stdout__", real)
+        redirected = LoggingFile(Logger(observer=self.publisher))
+        logs.use_json_logging(self.publisher, redirected, Redactor())
+        self.log.info("once")
+        self.assertEqual([e["log_format"] for e in json_lines(real.getvalue())], ["once"])
+
+    def test_json_file_observer(self):
+        """json_file_observer alone writes one JSON line per event, without a record separator."""
+        observer = logs.json_file_observer(self.out, Redactor())
+        log = Logger(namespace="rpsa.x", observer=observer)
+        for i in range(3):
+            log.info("n={n}", n=i)
+        self.assertNotIn("\x1e", self.out.getvalue())
+        self.assertEqual([e["n"] for e in json_lines(self.out.getvalue())], [0, 1, 2])
+
+
+class LogFormatOptionTests(SynchronousTestCase):
+    """--log-format takes text or json."""
+
+    def test_values(self):
+        """text and json are accepted, in any case; anything else is a usage error."""
+        self.assertEqual(logs.log_format("json"), "json")
+        self.assertEqual(logs.log_format(" TEXT "), "text")
+        self.assertRaises(usage.UsageError, logs.log_format, "xml")
+
+    def test_option_definition(self):
+        """LOG_FORMAT_OPTION is an optParameters entry defaulting to text."""
+        name, short, default, _, coerce = logs.LOG_FORMAT_OPTION
+        self.assertEqual((name, short, default, coerce), ("log-format", None, "text", logs.log_format))
+
+        class Options(usage.Options):
+            optParameters = [logs.LOG_FORMAT_OPTION]
+
+        options = Options()
+        options.parseOptions(["--log-format", "json"])
+        self.assertEqual(options["log-format"], "json")
+        self.assertRaises(usage.UsageError, Options().parseOptions, ["--log-format", "yaml"])
+
+
+class TwistdObserverTests(SynchronousTestCase):
+    """log_observer writes where twistd would have, and ProvidesLogObserver hands it to twistd."""
+
+    def test_stdout_without_twistd(self):
+        """Without twistd's options, the log goes to stdout."""
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        observer = logs.log_observer(FakeOptions("json"), Redactor())
+        Logger(namespace="n", observer=observer).info("hello {who}", who="you")
+        self.assertEqual(json_lines(out.getvalue())[0]["who"], "you")
+
+    def test_logfile(self):
+        """--logfile=PATH: JSON lines are written to that file."""
+        path = os.path.abspath(self.mktemp())
+        options = FakeOptions("json", {"logfile": path, "nodaemon": False, "syslog": False, "logger": None})
+        observer = logs.log_observer(options, Redactor(), rotate_on_sigusr1=False)
+        Logger(namespace="n", observer=observer).info("to the file {n}", n=1)
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(json_lines(f.read())[0]["n"], 1)
+
+    def test_logfile_text(self):
+        """--log-format text writes twistd's text lines."""
+        path = os.path.abspath(self.mktemp())
+        options = FakeOptions("text", {"logfile": path, "nodaemon": True})
+        observer = logs.log_observer(options, Redactor(), rotate_on_sigusr1=False)
+        Logger(namespace="n", observer=observer).info("plain {n}", n=1)
+        with open(path, encoding="utf-8") as f:
+            self.assertIn("[n#info] plain 1", f.read())
+
+    def test_stdout_when_nodaemon(self):
+        """--nodaemon without --logfile, or --logfile=-, log to stdout."""
+        for parent in ({"nodaemon": True, "logfile": None}, {"nodaemon": True, "logfile": "-"}):
+            out = io.StringIO()
+            self.patch(sys, "stdout", out)
+            observer = logs.log_observer(FakeOptions("json", parent), Redactor())
+            Logger(observer=observer).info("x")
+            self.assertEqual(len(json_lines(out.getvalue())), 1, parent)
+
+    def test_daemon_to_stdout_refused(self):
+        """--logfile=- while daemonizing is refused, as twistd refuses it."""
+        options = FakeOptions("json", {"nodaemon": False, "logfile": "-"})
+        self.assertRaises(usage.UsageError, logs.check_log_options, options)
+        self.assertRaises(usage.UsageError, logs.log_observer, options, Redactor())
+
+    def test_json_to_syslog_refused(self):
+        """--log-format json with --syslog is refused; text to syslog is redacted."""
+        self.assertRaises(usage.UsageError, logs.check_log_options, FakeOptions("json", {"syslog": True}))
+        observer = logs.log_observer(FakeOptions("text", {"syslog": True, "prefix": "rpsa"}), Redactor())
+        self.assertIsInstance(observer, RedactingObserver)
+
+    def test_explicit_logger_wins(self):
+        """With twistd's --logger, rpsa hands twistd no observer."""
+        options = FakeOptions("json", {"logger": "some.observer.factory", "logfile": "-", "nodaemon": False})
+        logs.check_log_options(options)
+        self.assertIsNone(logs.log_observer(options, Redactor()))
+
+    def test_application_component(self):
+        """A ProvidesLogObserver service sets the application's ILogObserver (what twistd's AppLogger logs to)."""
+
+        class Root(logs.ProvidesLogObserver, service.MultiService):
+            """A root service as makeService returns it."""
+
+        application = service.Application("rpsa")
+        root = Root()
+        root.log_observer = logs.json_file_observer(io.StringIO())
+        root.setServiceParent(application)
+        self.assertIs(application.getComponent(ILogObserver), root.log_observer)
+        self.assertEqual(list(service.IServiceCollection(application)), [root])
+
+    def test_no_observer(self):
+        """Without a log_observer, the application's ILogObserver is left unset (twistd chooses)."""
+
+        class Root(logs.ProvidesLogObserver, service.MultiService):
+            """A root service as makeService returns it."""
+
+        application = service.Application("rpsa")
+        Root().setServiceParent(application)
+        self.assertIsNone(application.getComponent(ILogObserver))
+
+    def test_other_parent(self):
+        """Added to a plain MultiService (not an application), it sets nothing and joins it."""
+
+        class Root(logs.ProvidesLogObserver, service.MultiService):
+            """A root service as makeService returns it."""
+
+        parent = service.MultiService()
+        root = Root()
+        root.log_observer = logs.json_file_observer(io.StringIO())
+        root.setServiceParent(parent)
+        self.assertEqual(list(parent), [root])
+
+    def test_real_twistd(self):
+        """Under a real twistd, every line is JSON: events logged before logging began and twistd's own."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        tac = os.path.join(directory, "json.tac")
+        with open(tac, "w", encoding="utf-8") as f:
+            f.write(
+                "import sys\n"
+                "from twisted.application import service\n"
+                "from twisted.internet import reactor\n"
+                "from twisted.logger import Logger\n"
+                "from rpsa import logs\n"
+                f"logs.register_secret({API_KEY!r})\n"
+                "Logger(namespace='tac').info('built: key {key}, {url}',\n"
+                f"    key={API_KEY!r}, url='/ws?token={SECRET}')\n"
+                "class Root(logs.ProvidesLogObserver, service.MultiService):\n"
+                "    log_observer = logs.json_file_observer(sys.stdout)\n"
+                "application = service.Application('json')\n"
+                "Root().setServiceParent(application)\n"
+                "reactor.callWhenRunning(reactor.stop)\n"
+            )
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        proc = subprocess.run(
+            [twistd, "-n", "--pidfile=", "-y", tac],
+            cwd=directory, env=child_env(), capture_output=True, text=True, timeout=60,
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        events = json_lines(proc.stdout)
+        formats = [e.get("log_format", "") for e in events]
+        self.assertIn("built: key {key}, {url}", formats)
+        self.assertTrue(any("starting up" in f for f in formats), formats)
+        self.assertIn("Server Shut Down.", formats)
+        self.assertNotIn(SECRET, proc.stdout)
+        self.assertNotIn(API_KEY, proc.stdout)
+
+
+class RedactionTests(SynchronousTestCase):
+    """Tokens, Bearer credentials and registered secrets never reach the output."""
+
+    def setUp(self):
+        self.redactor = Redactor([API_KEY])
+
+    def text_log(self):
+        """A Logger writing redacted text lines, and the stream they go to."""
+        out = io.StringIO()
+        return Logger(namespace="t", observer=logs.text_file_observer(out, self.redactor)), out
+
+    def captured(self):
+        """A Logger behind a RedactingObserver, and the list of events it passes on."""
+        events = []
+        return Logger(namespace="t", observer=RedactingObserver(events.append, self.redactor)), events
+
+    def test_query_tokens_in_text(self):
+        """token= and game_token= query parameters are scrubbed from formatted messages; other parameters stay."""
+        log, out = self.text_log()
+        log.info("GET {uri}", uri=f"/api/games/g/ws?token={SECRET}&user_id=x")
+        log.info("GET {uri}", uri=f"/?game_token={SECRET}&user_id=x")
+        text = out.getvalue()
+        self.assertNotIn(SECRET, text)
+        self.assertIn(f"/api/games/g/ws?token={REDACTED}&user_id=x", text)
+        self.assertIn(f"/?game_token={REDACTED}&user_id=x", text)
+
+    def test_bearer(self):
+        """Authorization: Bearer credentials are scrubbed, whatever the case of the scheme."""
+        log, out = self.text_log()
+        log.info("headers: {h}", h=f"Authorization: Bearer {SECRET}")
+        log.info("headers: {h}", h=f"authorization: bearer {SECRET}")
+        self.assertNotIn(SECRET, out.getvalue())
+        self.assertIn(f"Authorization: Bearer {REDACTED}", out.getvalue())
+
+    def test_string_fields(self):
+        """String fields are scrubbed in the event passed on, whether or not the format shows them."""
+        log, events = self.captured()
+        log.info("unrelated", url=f"ws://h/?game_token={SECRET}", body=f'{{"player_token": "{SECRET}"}}')
+        (event,) = events
+        self.assertEqual(event["url"], f"ws://h/?game_token={REDACTED}")
+        self.assertEqual(event["body"], f'{{"player_token": "{REDACTED}"}}')
+
+    def test_secret_field_names(self):
+        """Fields named like secrets are redacted whatever their value looks like."""
+        log, events = self.captured()
+        log.info("seat {token}", token=SECRET, player_token=SECRET, api_key=SECRET, game_id="g1")
+        (event,) = events
+        self.assertEqual([event[k] for k in ("token", "player_token", "api_key")], [REDACTED] * 3)
+        self.assertEqual(event["game_id"], "g1")
+        self.assertEqual(formatEvent(event), f"seat {REDACTED}")
+
+    def test_values_pulled_out_of_objects(self):
+        """What the format reads from an object (an attribute, a repr) is scrubbed too."""
+
+        class Seat:
+            token = SECRET
+            uri = f"/x?token={SECRET}".encode()
+
+            def __repr__(self):
+                return f"<Seat token={SECRET}>"
+
+        log, events = self.captured()
+        log.info("{seat.uri} {seat!r} {seat.token}", seat=Seat())
+        (event,) = events
+        self.assertEqual(formatEvent(event), f"b'/x?token={REDACTED}' <Seat token={REDACTED}> {REDACTED}")
+        out = io.StringIO()
+        Logger(observer=logs.json_file_observer(out, self.redactor)).info("{seat.uri} {seat!r}", seat=Seat())
+        self.assertNotIn(SECRET, out.getvalue())
+        self.assertEqual(len(json_lines(out.getvalue())), 1)
+
+    def test_original_event_untouched(self):
+        """The event other observers see is not changed."""
+        publisher = LogPublisher()
+        seen = []
+        publisher.addObserver(RedactingObserver(lambda e: None, self.redactor))
+        publisher.addObserver(seen.append)
+        Logger(observer=publisher).info("{url}", url=f"/?token={SECRET}")
+        self.assertEqual(seen[0]["url"], f"/?token={SECRET}")
+        self.assertNotIn("log_flattened", seen[0])
+
+    def test_api_key_anywhere(self):
+        """A registered API key is replaced wherever it appears: message, field, exception text."""
+        log, out = self.text_log()
+        log.info("the key is {k}", k=API_KEY)
+        log.info(f"literal {API_KEY} in the format")
+        try:
+            raise ValueError(f"bad key {API_KEY}")
+        except ValueError:
+            log.failure("check failed")
+        text = out.getvalue()
+        self.assertIn("ValueError: bad key", text)
+        self.assertNotIn(API_KEY, text)
+        self.assertEqual(text.count(REDACTED), 3)
+
+    def test_api_key_in_json(self):
+        """A key needing JSON escapes is redacted in JSON lines, which stay valid JSON."""
+        key = 'k"\\é-0123456789'
+        out = io.StringIO()
+        log = Logger(namespace="t", observer=logs.json_file_observer(out, Redactor([key])))
+        log.info("{k}", k=key, other={"nested": key})
+        text = out.getvalue()
+        event = json.loads(text)
+        self.assertEqual(event["k"], REDACTED)
+        self.assertNotIn(json.dumps(key)[1:-1], text)
+        self.assertNotIn(json.dumps(key, ensure_ascii=False)[1:-1], text)
+
+    def test_register_secret(self):
+        """register_secret adds to the process's redactor, which observers use by default."""
+        self.patch(logs, "REDACTOR", Redactor())
+        logs.register_secret("process-wide-key-42")
+        logs.register_secret(None)
+        out = io.StringIO()
+        Logger(observer=logs.text_file_observer(out)).info("key={k}", k="process-wide-key-42")
+        self.assertNotIn("process-wide-key-42", out.getvalue())
+
+    def test_scrub_is_idempotent_and_leaves_plain_text(self):
+        """Scrubbing twice changes nothing more; text without secrets comes back unchanged."""
+        once = self.redactor.scrub(f"a?token={SECRET}&b=1 Bearer {SECRET} {API_KEY}")
+        self.assertEqual(self.redactor.scrub(once), once)
+        plain = "player 1 connected to game g1 (tokens: 2)"
+        self.assertEqual(self.redactor.scrub(plain), plain)
+
+
+class AccessLogTests(SynchronousTestCase):
+    """Access log lines carry no token."""
+
+    def test_formatter_drops_query(self):
+        """rpsa.web's access log formatter drops the query string that carries the token."""
+        request = access_request(f"/api/games/g/ws?token={SECRET}&user_id=x".encode())
+        line = _log_without_query("[01/Jan/2026:00:00:00 +0000]", request)
+        self.assertNotIn(SECRET, line)
+        self.assertIn('"GET /api/games/g/ws HTTP/1.1" 200', line)
+
+    def test_site_uses_it(self):
+        """The Site built by make_site writes its access lines without the query string."""
+        site = make_site(Resource(), reactor=Clock())
+        site.startFactory()
+        out = io.StringIO()
+        site.logFile = out
+        site.log(access_request(f"/?game_token={SECRET}&user_id=x".encode()))
+        self.assertIn('"GET / HTTP/1.1"', out.getvalue())
+        self.assertNotIn(SECRET, out.getvalue())
+
+    def test_tokens_redacted_in_access_log_events(self):
+        """Whatever the formatter leaves in an access line (logged as an event), the observer scrubs its tokens."""
+        # Twisted's own formatter keeps the whole URI and Referer: the worst case.
+        site = Site(Resource(), logFormatter=combinedLogFormatter, reactor=Clock())
+        site.startFactory()
+        self.addCleanup(site.stopFactory)
+        request = access_request(
+            f"/?game_token={SECRET}&user_id=x".encode(), referer=f"https://h/?game_token={SECRET}&user_id=x".encode()
+        )
+        with capturedLogs() as events:
+            site.log(request)
+        self.assertTrue(any(SECRET in str(e.get("log_io")) for e in events))
+        out = io.StringIO()
+        observer = logs.text_file_observer(out, Redactor())
+        for event in events:
+            observer(event)
+        self.assertIn(f'"GET /?game_token={REDACTED}&user_id=x HTTP/1.1"', out.getvalue())
+        self.assertNotIn(SECRET, out.getvalue())
+
+    def test_access_log_formatter_drops_referer_query(self):
+        """access_log_formatter drops the query strings of both the URI and the Referer."""
+        request = access_request(
+            f"/api/games/g/ws?token={SECRET}".encode(), referer=f"https://h/play?game_token={SECRET}".encode()
+        )
+        line = logs.access_log_formatter("[01/Jan/2026:00:00:00 +0000]", request)
+        self.assertNotIn(SECRET, line)
+        self.assertIn('"GET /api/games/g/ws HTTP/1.1" 200 - "https://h/play"', line)

@@ -1,0 +1,104 @@
+"""Integration: the real ``twistd -n rpsa`` on a socket inherited the way systemd passes it.
+
+``systemd-socket-activate`` (Debian's ``systemd`` package; ``.ci/run``
+installs it) binds the listening socket, then execs twistd with
+``LISTEN_FDS``/``LISTEN_FDNAMES`` set, as ``rpsa.socket`` does for
+``rpsa.service``; rpsa adopts it with ``--listen systemd:domain=INET:name=rpsa``.
+Without ``systemd-socket-activate`` the test fails rather than skips.
+"""
+
+import os
+import shutil
+import sys
+
+from twisted.internet import defer, reactor
+from twisted.trial.unittest import TestCase
+
+from tests.daemon import Daemon, _DaemonProtocol, free_port
+from tests.support import child_env
+from tests.wsclient import auto_throw, connect, of_type
+
+GAME_COMPLETE = 1
+FDNAME = "rpsa"
+ENDPOINT = f"systemd:domain=INET:name={FDNAME}"
+
+
+class SocketActivatedDaemon(Daemon):
+    """``systemd-socket-activate -l 127.0.0.1:PORT --fdname=rpsa twistd -n rpsa --listen systemd:...``."""
+
+    def __init__(self, reactor, activate, args):
+        self._reactor = reactor
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.proto = _DaemonProtocol()
+        twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
+        env = child_env()
+        # systemd-socket-activate passes on only PATH, HOME, USER and TERM, and what -E names.
+        argv = [
+            activate, "-l", f"127.0.0.1:{self.port}", f"--fdname={FDNAME}",
+            "-E", f"PYTHONPATH={env['PYTHONPATH']}",
+            twistd, "-n", "--pidfile=", "rpsa", "--listen", ENDPOINT, *args,
+        ]
+        self.process = reactor.spawnProcess(self.proto, activate, argv, env=env)
+
+
+class SocketActivationTests(TestCase):
+    """rpsa serves HTTP and WebSocket play on a socket it did not open."""
+
+    timeout = 120
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        activate = shutil.which("systemd-socket-activate")
+        if activate is None:
+            self.fail("systemd-socket-activate not found: install it with "
+                      "`apt-get update && apt-get install -y --no-install-recommends systemd` (.ci/run does)")
+        # A systemd: listener counts as exposed: --dev allows it without an API key.
+        self.daemon = SocketActivatedDaemon(reactor, activate, ["--tick", "0.02", "--dev"])
+        self.addCleanup(self._stop)
+        yield self.daemon.ready()
+
+    @defer.inlineCallbacks
+    def _stop(self):
+        exit_code, signal = yield self.daemon.stop()
+        # A drained stop exits 0; twistd may also re-raise SIGTERM after a clean shutdown.
+        self.assertIn((exit_code, signal), [(0, None), (None, 15)], self.daemon.log)
+        self.assertIn("Server Shut Down", self.daemon.log)
+
+    @defer.inlineCallbacks
+    def test_healthz_on_inherited_socket(self):
+        """/healthz answers through the socket systemd-socket-activate bound and passed as fd 3."""
+        status, _ = yield self.daemon.request("GET", "/healthz")
+        self.assertEqual(status, 200)
+        # The port is systemd-socket-activate's: twistd could not have bound it too.
+        self.assertIn(f"Listening on 127.0.0.1:{self.daemon.port} as 3.", self.daemon.log)
+
+    @defer.inlineCallbacks
+    def test_match_through_inherited_socket(self):
+        """A whole match, API calls and WebSockets alike, runs through the inherited socket."""
+        status, created = yield self.daemon.request("POST", "/api/games", {"user_id": "alice", "username": "Alice"})
+        self.assertEqual(status, 201)
+        status, joined = yield self.daemon.request(
+            "POST", f"/api/games/{created['game_id']}/players", {"user_id": "bob", "username": "Bob"})
+        self.assertEqual(status, 201)
+        self.assertTrue(created["ws_url"].startswith(self.daemon.ws_base), created["ws_url"])
+
+        host = yield connect(reactor, created["ws_url"])
+        yield host.wait_for(of_type("player_joined"))
+        guest = yield connect(reactor, joined["ws_url"])
+        yield guest.wait_for(of_type("player_joined"))
+        # Rock (host) beats scissors (guest) on every weapon countdown.
+        for client, weapon in ((host, 0), (guest, 2)):
+            client.onMessage = auto_throw(client, weapon)
+        host.send_json({"type": "select_fighter", "characterId": "aru"})
+        guest.send_json({"type": "select_fighter", "characterId": "mai"})
+        host.send_json({"type": "start_battle"})
+        guest.send_json({"type": "start_battle"})
+        complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
+        codes = yield defer.gatherResults([host.closed, guest.closed])
+
+        self.assertEqual(complete["eventData"]["data"], {"winnerId": "alice", "loserId": "bob"})
+        self.assertEqual(codes, [1000, 1000])
+        status, _ = yield self.daemon.request("GET", f"/api/games/{created['game_id']}")
+        self.assertEqual(status, 404)
