@@ -10,8 +10,10 @@ import functools
 from urllib.parse import unquote
 
 from klein import Klein
+from prometheus_client import CONTENT_TYPE_LATEST
 from twisted.logger import Logger
 from twisted.web.resource import Resource
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from rpsa import lobby as lobby_errors
@@ -90,11 +92,12 @@ class LobbyAPI:
     app = Klein()
     app.url_map.converters["default"] = _SegmentConverter  # before any route is added
 
-    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None):
+    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None, metrics=None):
         self.lobby = lobby
         self.access = access
         self.urls = urls
         self.matches = matches  # the MatchAPI, when the launcher is on
+        self.metrics = metrics
         self.compat = CompatAPI(lobby, access)
 
     def resource(self):
@@ -115,6 +118,12 @@ class LobbyAPI:
         error = failure.value
         return error_response(request, APIError(LOBBY_STATUS.get(type(error), 400), error.code, error.message))
 
+    @app.handle_errors(HTTPException)
+    def _routing_error(self, request, failure):
+        error = failure.value
+        code = "method_not_allowed" if error.code == 405 else "not_found" if error.code == 404 else "bad_request"
+        return error_response(request, APIError(error.code, code, error.description))
+
     @app.handle_errors(Exception)  # last: handlers are tried in order
     def _unexpected_error(self, request, failure):
         log.failure("unexpected error answering {method} {path}", failure,
@@ -128,6 +137,15 @@ class LobbyAPI:
         if self.lobby.draining:
             return json_response(request, {"status": "draining"}, 503)
         return json_response(request, {"status": "ok"})
+
+    @app.route("/metrics", methods=["GET"])
+    @requires_key
+    def metrics_page(self, request):
+        # Without the key only on --metrics-listen listeners (rpsa.metrics.metrics_site).
+        if self.metrics is None:
+            raise APIError(404, "not_found", "metrics are off")
+        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
+        return self.metrics.render()
 
     @app.route("/api/characters", methods=["GET"])
     @requires_key

@@ -13,6 +13,7 @@ import functools
 import json
 
 from klein import Klein
+from werkzeug.exceptions import HTTPException
 from twisted.logger import Logger
 
 from rpsa import lobby as lobby_errors
@@ -93,6 +94,10 @@ class CompatAPI:
     @app.handle_errors(APIError)
     def _api_error(self, request, failure):
         return json_response(request, {"message": failure.value.message}, failure.value.status)
+
+    @app.handle_errors(HTTPException)
+    def _routing_error(self, request, failure):
+        return json_response(request, {"message": failure.value.description}, failure.value.code)
 
     @app.handle_errors(Exception)  # last: handlers are tried in order
     def _unexpected_error(self, request, failure):

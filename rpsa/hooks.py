@@ -17,7 +17,7 @@ class ServerHooks:
         """A client message was accepted for processing."""
 
     def rejected(self, reason: str) -> None:
-        """A client message was rejected (``size``, ``rate``)."""
+        """A client message was rejected (``size``, ``rate``, or ``invalid``: answered with an error)."""
 
     def game_completed(self, session) -> None:
         """A match ended with GAME_COMPLETE."""

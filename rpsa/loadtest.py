@@ -581,6 +581,7 @@ def parse_options(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _template(s: str, values: Dict[str, str]) -> str:
+    """Fill ``{name}`` placeholders with URL-encoded values; unknown names stay as they are."""
     out, i = [], 0
     while i < len(s):
         j = s.find("{", i)

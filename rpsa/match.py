@@ -11,7 +11,7 @@ It is spawned by the daemon's :mod:`rpsa.launcher` and talks to it over stdio:
 * stdout: ``Status: {json}`` on connects and state changes, ``Result: {json}``
   when the match ends (``winner``, ``loser``, ``round_wins``; or ``reason``).
 * stdin reaching EOF means the daemon is gone: the child closes its
-  connections and exits at once.
+  connections and exits at once (there is nobody left to report to).
 
 Players connect to ``ws://HOST:N/ws?token=T``, spectators to ``ws://HOST:N/ws``.
 Either player may connect first; if both are not connected within the join
@@ -32,6 +32,7 @@ from twisted.web.resource import Resource
 from rpsa import wire
 from rpsa.hooks import ServerHooks
 from rpsa.rules import GameState
+from rpsa.rules.game import VALID_ROUNDS
 from rpsa.session import GameSession, SessionOwner
 from rpsa.settings import GameSettings
 from rpsa.ticker import TickScheduler
@@ -89,6 +90,8 @@ def parse_match(line: bytes) -> Dict[str, Any]:
         raise ChildError("bad_match", "'players' must be two distinct players with user_id, username and token", EXIT_BAD_INPUT)
     if not isinstance(match.get("match_id"), str):
         raise ChildError("bad_match", "'match_id' must be a string", EXIT_BAD_INPUT)
+    if match.setdefault("rounds", 3) not in VALID_ROUNDS or type(match["rounds"]) is not int:
+        raise ChildError("bad_match", "'rounds' must be an odd integer from 1 to 9", EXIT_BAD_INPUT)
     return match
 
 
@@ -147,7 +150,7 @@ class MatchRunner(SessionOwner):
     def assign(self, match: Dict[str, Any]) -> None:
         """Start waiting for this match's players."""
         session = GameSession(
-            match["match_id"], match.get("rounds", 3), self._reactor, self.settings,
+            match["match_id"], match["rounds"], self._reactor, self.settings,
             self._scheduler, owner=self, host_first=False,
         )
         factory = make_factory(session, self._reactor, self._tracker)
@@ -201,7 +204,6 @@ class MatchRunner(SessionOwner):
         """stdin closed: the daemon is gone, so is this match."""
         log.info("the daemon is gone; stopping")
         if self.session is not None and not self.session.closed:
-            self._result({"reason": "daemon_gone"})
             self.session.close(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
         else:
             self._finish(EXIT_OK)

@@ -14,6 +14,7 @@ from typing import Any, Dict
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from rpsa.launcher import LaunchError
 from rpsa.session import new_token
 from rpsa.web import APIError, id_field, json_response, read_json_object, rounds_field
 
@@ -48,11 +49,12 @@ def _without_tokens(request: Dict[str, Any]) -> Dict[str, Any]:
 class MatchAPI:
     """The match launcher's HTTP handlers; :class:`rpsa.api.LobbyAPI` routes ``/api/match`` here."""
 
-    def __init__(self, launcher, urls, notifier=None, is_draining=lambda: False):
+    def __init__(self, launcher, urls, notifier=None, is_draining=lambda: False, on_launch_failed=None):
         self.launcher = launcher
         self.urls = urls
         self.notifier = notifier
         self._is_draining = is_draining
+        self._on_launch_failed = on_launch_failed
 
     @defer.inlineCallbacks
     def put_match(self, request):
@@ -69,7 +71,12 @@ class MatchAPI:
             if self._is_draining():
                 raise APIError(503, "draining", "the server is draining: no new matches")
             launch_request = dict(wanted, players=[dict(p, token=new_token()) for p in wanted["players"]])
-        record = yield self.launcher.launch(launch_request)
+        try:
+            record = yield self.launcher.launch(launch_request)
+        except LaunchError as e:
+            if status == 201 and self._on_launch_failed is not None:
+                self._on_launch_failed(e.code)  # counted once, not for a repeated PUT
+            raise
         answer = self._answer(request, record)
         if status == 201:
             log.info("match {match_id} started on port {port}", match_id=match_id, port=record.port)

@@ -243,8 +243,8 @@ class GameSession:
 
     # -- messages ----------------------------------------------------------
 
-    def received(self, conn, payload: bytes, is_binary: bool) -> None:
-        """One message from a connection (already within the size and rate limits)."""
+    def received(self, conn, payload: bytes, is_binary: bool) -> bool:
+        """One message from a connection (within the size and rate limits); False if it was refused."""
         seat = self._seat_of(conn)
         try:
             kind, argument = wire.parse_client_message(payload, is_binary)
@@ -258,6 +258,8 @@ class GameSession:
                 self._start_battle(seat)
         except wire.BadMessage as e:
             conn.send_message(wire.error(e.code, e.message))
+            return False
+        return True
 
     def _seat_of(self, conn) -> Optional[Seat]:
         for seat in self.seats:
@@ -404,7 +406,8 @@ class GameSession:
                 "fighter": fighter.id if (fighter is not None and visible) else None,
                 "fighter_selected": fighter is not None,
                 "ready": seat.ready,
-                "health": health[index],
+                # A fighter's health would give a hidden pick away (100 or 120).
+                "health": health[index] if (fighter is not None and visible) else None,
                 "round_wins": engine.round_wins[index],
             })
         round_state = engine.round_state

@@ -12,13 +12,14 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 from twisted.python import usage
 
-from rpsa import wire
+from rpsa import logs, wire
 from rpsa.api import LobbyAPI
 from rpsa.drain import Drainer
 from rpsa.listeners import is_local, split_endpoint
 from rpsa.launcher import MatchLauncher
 from rpsa.lobby import Lobby
 from rpsa.matchapi import MatchAPI
+from rpsa.metrics import Metrics, metrics_site
 from rpsa.notify import Notifier
 from rpsa.sdnotify import SystemdNotifier, status_text
 from rpsa.settings import GameSettings
@@ -95,6 +96,9 @@ class Options(usage.Options):
          _number(int, 0, "warm-matches")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
          _number(float, 0, "drain-timeout")],
+        ["metrics-listen", None, None, "Endpoint serving /metrics without the API key (e.g. tcp:9100:interface=127.0.0.1); "
+                                       "on the main listeners /metrics needs the key."],
+        logs.LOG_FORMAT_OPTION,
         ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
     ]
 
@@ -118,6 +122,8 @@ class Options(usage.Options):
         self["listen"].append(endpoint)
 
     def postOptions(self):
+        if isinstance(self["match-ports"], str):  # the default is not passed through the coercer
+            self["match-ports"] = _port_range(self["match-ports"])
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         url = self["public-url"]
@@ -153,6 +159,8 @@ class Options(usage.Options):
                     "give --api-key-file, or --dev for development"
                 )
 
+        logs.check_log_options(self)
+
     def game_settings(self) -> GameSettings:
         """The per-game settings these options give."""
         return GameSettings(
@@ -175,7 +183,7 @@ class Options(usage.Options):
         return config
 
 
-class GameServerService(service.MultiService):
+class GameServerService(logs.ProvidesLogObserver, service.MultiService):
     """The lobby, the launcher and their listeners.
 
     Stopping drains first (see :mod:`rpsa.drain`): the listeners keep
@@ -238,10 +246,11 @@ class GameServerService(service.MultiService):
         connections = [conn.is_closed for conn in self.lobby.connections()]
         self.lobby.close_all(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
         self.scheduler.stop()
-        waits = [*connections, self.launcher.stopAll()]
+        children = self.launcher.stopAll()
         if self.notifier is not None:
-            waits.append(self.notifier.stop())
-        closed = defer.DeferredList(waits, consumeErrors=True)
+            # After the children: their match_ended events are still sent (the notifier bounds its retries).
+            children.addBoth(lambda _: self.notifier.stop())
+        closed = defer.DeferredList([*connections, children], consumeErrors=True)
         closed.addTimeout(STOP_TIMEOUT, self._reactor)
         closed.addErrback(lambda f: log.warn("stopping: not everything closed within {t}s", t=STOP_TIMEOUT))
         return closed
@@ -271,9 +280,11 @@ def makeService(options, reactor=None):
     """Build the rpsa service tree from parsed options."""
     if reactor is None:
         from twisted.internet import reactor
+    logs.register_secret(options["api-key"])
+    metrics = Metrics()
     settings = options.game_settings()
-    scheduler = TickScheduler(reactor, settings.tick)
-    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"])
+    scheduler = TickScheduler(reactor, settings.tick, on_lag=metrics.tick_lag)
+    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=metrics)
     urls = URLBuilder(options["public-url"])
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
     launcher = MatchLauncher(
@@ -281,15 +292,21 @@ def makeService(options, reactor=None):
         launch_timeout=options["launch-timeout"], max_matches=options["max-matches"],
         on_ended=lambda record: matches.match_ended(record),
         warm=options["warm-matches"],
+        on_ready=lambda record: metrics.launch_succeeded(),
     )
-    matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining)
-    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches)
-    site = make_site(api.resource(), reactor)
+    matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining,
+                       on_launch_failed=metrics.launch_failed)
+    metrics.attach(lobby=lobby, launcher=launcher)
+    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches, metrics=metrics)
+    site = make_site(api.resource(), reactor, on_request=metrics.http_request)
     top = GameServerService(
         lobby, scheduler, launcher, reactor,
         drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
         systemd=SystemdNotifier(reactor),
     )
+    top.log_observer = logs.log_observer(options)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
+    if options["metrics-listen"]:
+        strports.service(options["metrics-listen"], metrics_site(metrics, reactor), reactor=reactor).setServiceParent(top)
     return top

@@ -7,8 +7,9 @@ import json
 from typing import Any, Dict, Optional
 from urllib.parse import quote, urlsplit
 
-from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
+
+from rpsa.logs import access_log_formatter
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_ID_LENGTH = 64
@@ -136,7 +137,7 @@ class URLBuilder:
             self._base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
     def base(self, request, port: Optional[int] = None) -> str:
-        """``ws[s]://host[:port][/prefix]`` for this request; ``port`` replaces the port."""
+        """``ws[s]://host[:port][/prefix]`` for this request; with ``port``, ``ws://host:port`` (a match child)."""
         if self._base is not None:
             base = self._base
         else:
@@ -144,11 +145,11 @@ class URLBuilder:
             base = f"{'wss' if request.isSecure() else 'ws'}://{host}"
         if port is None:
             return base
-        parts = urlsplit(base)
-        hostname = parts.hostname or "localhost"
+        # A match child serves plain ws:// at the root of its own port: keep only the host.
+        hostname = urlsplit(base).hostname or "localhost"
         if ":" in hostname:
             hostname = f"[{hostname}]"
-        return f"{parts.scheme}://{hostname}:{port}{parts.path}"
+        return f"ws://{hostname}:{port}"
 
     def game_urls(self, request, game_id: str, token: str) -> Dict[str, str]:
         """``ws_url`` (with the token) and ``spectate_url`` of a lobby game."""
@@ -156,25 +157,21 @@ class URLBuilder:
         return {"ws_url": f"{path}?token={quote(token, safe='')}", "spectate_url": path}
 
 
-class _WithoutQuery:
-    """A view of a request whose URI has no query string (tokens live there)."""
+class _CountingSite(Site):
+    """A Site that reports every finished request (for metrics)."""
 
-    def __init__(self, request):
-        self._request = request
-        self.uri = request.uri.split(b"?", 1)[0]
+    on_request = None
 
-    def __getattr__(self, name):
-        return getattr(self._request, name)
-
-
-def _log_without_query(timestamp, request) -> str:
-    """A combined-log-format line without the query string."""
-    return combinedLogFormatter(timestamp, _WithoutQuery(request))
+    def log(self, request):
+        super().log(request)
+        if self.on_request is not None:
+            self.on_request(request)
 
 
-def make_site(resource, reactor=None) -> Site:
-    """A Site with bounded request bodies and access logs that drop query strings."""
-    site = Site(resource, logFormatter=_log_without_query, reactor=reactor)
+def make_site(resource, reactor=None, on_request=None) -> Site:
+    """A Site with bounded request bodies and access logs without query strings or referrers' queries."""
+    site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor)
+    site.on_request = on_request
     site.requestFactory = BoundedRequest
     site.displayTracebacks = False
     return site

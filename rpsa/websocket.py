@@ -94,7 +94,8 @@ class GameConnection(WebSocketServerProtocol):
             self.close(wire.TOO_MANY_MESSAGES, wire.CLOSE_REASONS[wire.TOO_MANY_MESSAGES])
             return
         factory.hooks.received()
-        factory.session.received(self, payload, isBinary)
+        if not factory.session.received(self, payload, isBinary):
+            factory.hooks.rejected("invalid")
 
     def _max_message_size_exceeded(self, msg_size, max_msg_size, reason):
         # Autobahn's hook for an oversized message: close with rpsa's own code

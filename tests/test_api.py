@@ -493,6 +493,13 @@ class PublicURLTests(APITestCase):
         self.assertEqual(self.urls_of("http://games.example.com:8000", host=b"evil.test")[0],
                          "ws://games.example.com:8000/api/games/g/ws")
 
+    def test_match_child_urls(self):
+        """A match child's URL keeps only the public host: plain ws:// on the child's port, no prefix."""
+        from twisted.web.test.requesthelper import DummyRequest
+
+        urls = URLBuilder("https://games.example.com/rpsa/")
+        self.assertEqual(urls.base(DummyRequest([b""]), port=9001), "ws://games.example.com:9001")
+
     def test_from_host(self):
         """Without --public-url the request's Host header is used."""
         self.assertEqual(self.urls_of(None, host=b"front.test:9443")[0], "ws://front.test:9443/api/games/g/ws")

@@ -287,6 +287,14 @@ class HiddenPickTests(SessionTestCase):
         self.assertEqual(self.fighters_seen(self.connect(self.host_seat)), [None, None])
         self.assertEqual(self.fighters_seen(self.connect(self.guest_seat)), [None, "mai"])
 
+    def test_hidden_pick_hides_health(self):
+        """A hidden fighter's health is hidden too (100 or 120 would give the pick away)."""
+        self.pick(self.guest, "mai")
+        (welcome,) = [m for m in self.connect(self.host_seat).messages if m["type"] == "welcome"]
+        self.assertEqual([p["health"] for p in welcome["game"]["players"]], [None, None])
+        (welcome,) = [m for m in self.connect(self.guest_seat).messages if m["type"] == "welcome"]
+        self.assertEqual([p["health"] for p in welcome["game"]["players"]], [None, 120])
+
     def test_welcome_after_both_picks(self):
         """Once both picks are made, every welcome shows both."""
         self.pick(self.host, "aru")

@@ -60,6 +60,8 @@ class DefaultTests(OptionsTestCase):
         }
         self.assertEqual({name: options[name] for name in expected}, expected)
         self.assertFalse(options["dev"])
+        self.assertEqual(options["match-ports"], (9000, 9099))
+        self.assertEqual(options.child_config()["ports"], [9000, 9099])
 
     def test_game_settings(self):
         """The per-game options become the GameSettings of every game."""
