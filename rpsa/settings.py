@@ -23,8 +23,8 @@ class GameSettings:
     max_message_bytes: int = 4096
     max_messages_per_second: int = 20
     close_delay: float = 3.0
-    ping_interval: float = 15.0
-    ping_timeout: float = 10.0
+    ping_interval: float = 30.0
+    ping_timeout: float = 15.0
 
     def to_json(self) -> dict:
         """The settings as a JSON-ready dict."""

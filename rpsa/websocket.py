@@ -115,10 +115,26 @@ class GameConnection(WebSocketServerProtocol):
 
     # -- what the session calls ------------------------------------------------
 
+    def dataReceived(self, data):
+        # Autobahn's own dataReceived formats a debug line (with colour
+        # highlighting) on every read, even with debug logging off: about 4 %
+        # of the server's CPU under load.  Go straight to the frame parser.
+        self._dataReceived(data)
+
     def send(self, prepared) -> None:
-        """Send a message prepared once for every receiver."""
-        if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
+        """Send a message prepared once for every receiver.
+
+        The frame was built once (``factory.prepareMessage``); with nothing
+        queued and no compression negotiated it goes straight to the
+        transport, skipping ``sendData``'s per-call debug formatting (about
+        7 % of the server's CPU under load).
+        """
+        if self._closing or self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        if self.send_queue or self._perMessageCompress is not None:
             self.sendPreparedMessage(prepared)
+        else:
+            self.transport.write(prepared.payloadHybi)
 
     def send_message(self, message) -> None:
         """Send one message to this connection only."""
