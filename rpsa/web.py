@@ -12,6 +12,7 @@ from twisted.web.server import Request, Site
 from rpsa.logs import access_log_formatter
 
 MAX_BODY_BYTES = 16 * 1024
+HTTP_IDLE_TIMEOUT = 60  # seconds an idle keep-alive HTTP connection is kept (Twisted's default: 12 hours)
 MAX_ID_LENGTH = 64
 
 
@@ -170,7 +171,7 @@ class _CountingSite(Site):
 
 def make_site(resource, reactor=None, on_request=None) -> Site:
     """A Site with bounded request bodies and access logs without query strings or referrers' queries."""
-    site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor)
+    site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT)
     site.on_request = on_request
     site.requestFactory = BoundedRequest
     site.displayTracebacks = False

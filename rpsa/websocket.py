@@ -187,6 +187,29 @@ def make_factory(session, reactor, hooks=None) -> GameConnectionFactory:
     return factory
 
 
+class GameWebSocketResource(WebSocketResource):
+    """Upgrades a request to a WebSocket, then lets go of the HTTP side.
+
+    After the upgrade the WebSocket protocol owns the TCP connection, but two
+    things still hold the HTTP channel, and with it the request, its headers
+    and Klein's Deferreds (about 15 KB a connection, for the connection's
+    life): the channel's idle timer (which would also try to close a transport
+    the channel no longer has), and the transport, where the channel is still
+    registered as the producer.  Both are released here.
+    """
+
+    def render(self, request):
+        channel = request.channel
+        result = super().render(request)
+        if channel is not None and channel.transport is None:  # the upgrade took the transport
+            channel.setTimeout(None)
+            # Where HTTPChannel registered itself (Autobahn's render uses the same attribute).
+            network = getattr(channel, "_networkProducer", None)
+            if network is not None and getattr(network, "producer", None) is channel:
+                network.unregisterProducer()
+        return result
+
+
 def make_resource(session) -> WebSocketResource:
     """A Twisted Web resource that upgrades requests to this session's WebSockets."""
-    return WebSocketResource(session.factory)
+    return GameWebSocketResource(session.factory)
