@@ -322,10 +322,14 @@ class GameSession:
             self._complete()
 
     def _broadcast_events(self, events) -> None:
+        audience = self._audience()
+        if not audience:
+            return
         for event in events:
-            self._broadcast(wire.engine_event(event))
+            self._send_frame(audience, self._frame(wire.event_frame_key(event), lambda: wire.engine_event(event)))
             if event.classtype == ROUND_EVENT and event.type == RoundEventType.STATE_CHANGE:
-                self._broadcast(wire.sync(self.engine.health))
+                health = self.engine.health
+                self._send_frame(audience, self._frame(("sync", health), lambda: wire.sync(health)))
 
     def _complete(self) -> None:
         log.info(
@@ -348,11 +352,20 @@ class GameSession:
         """Every open connection: players and spectators."""
         return self._audience()
 
+    def _frame(self, key, build):
+        """The prepared frame of ``build()``; shared by every game when ``key`` is not None."""
+        if self.factory is None:
+            return wire.encode(build())
+        if key is None:
+            return self.factory.prepareMessage(wire.encode(build()))
+        return wire.shared_frame(key, build, self.factory.prepareMessage)
+
     def _send_to(self, conns, message: Dict[str, Any]) -> None:
-        if not conns:
-            return
-        payload = wire.encode(message)
-        prepared = self.factory.prepareMessage(payload) if self.factory is not None else payload
+        if conns:
+            self._send_frame(conns, self._frame(None, lambda: message))
+
+    @staticmethod
+    def _send_frame(conns, prepared) -> None:
         for conn in conns:
             conn.send(prepared)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional, Tuple
 
-from rpsa.rules import FIGHTERS, Event
+from rpsa.rules import FIGHTERS, Event, GameEventType, RoundEventType
+from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
 
 # Close and error codes of the original server.
 HOST_NOT_CONNECTED = 4000      # close: player 2 connected before the host
@@ -85,6 +86,37 @@ def error(code, message: str) -> Dict[str, Any]:
 def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     """``player_left``: a player's connection dropped; the seat is held for ``grace`` seconds."""
     return {"type": "player_left", "userId": user_id, "reconnectGrace": grace}
+
+
+# Prepared frames of messages that are byte for byte the same in every game
+# (countdowns, state changes, common health pairs): built once per process.
+SHARED_FRAMES_MAX = 4096
+_shared_frames: Dict[Any, Any] = {}
+_SAME_IN_EVERY_GAME = {
+    (ROUND_EVENT, RoundEventType.ROUND_COUNTDOWN),
+    (ROUND_EVENT, RoundEventType.WEAPON_COUNTDOWN),
+    (ROUND_EVENT, RoundEventType.STATE_CHANGE),
+    (ROUND_EVENT, RoundEventType.ROUND_STARTED),
+    (GAME_EVENT, GameEventType.GAME_STARTED),
+}
+
+
+def shared_frame(key, build, prepare):
+    """The prepared frame of the message ``build()`` returns, built once for ``key`` in this process."""
+    frame = _shared_frames.get(key)
+    if frame is None:
+        frame = prepare(encode(build()))
+        if len(_shared_frames) < SHARED_FRAMES_MAX:
+            _shared_frames[key] = frame
+    return frame
+
+
+def event_frame_key(event: Event):
+    """A key for an event whose frame is the same in every game, or None (it carries ids or results)."""
+    if (event.classtype, event.type) not in _SAME_IN_EVERY_GAME:
+        return None
+    data = event.data
+    return (event.classtype, event.type, None if data is None else tuple(data.values()))
 
 
 class BadMessage(ValueError):
