@@ -15,6 +15,7 @@ from twisted.logger import Logger
 from rpsa import wire
 from rpsa.rules import GameFull, RulesError
 from rpsa.session import GameSession, Seat, SeatTaken, SessionOwner
+from rpsa.heartbeat import Heartbeat
 from rpsa.hooks import ServerHooks
 from rpsa.settings import GameSettings
 from rpsa.websocket import make_factory
@@ -68,6 +69,7 @@ class Lobby(SessionOwner):
     """All games of this process, by id, and their seats, by token."""
 
     def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None):
+        self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
         self._reactor = reactor
         self.settings = settings
         self._scheduler = scheduler
@@ -93,7 +95,7 @@ class Lobby(SessionOwner):
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
         session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self)
-        make_factory(session, self._reactor, self.hooks)
+        make_factory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)

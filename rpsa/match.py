@@ -30,6 +30,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.web.resource import Resource
 
 from rpsa import wire
+from rpsa.heartbeat import Heartbeat
 from rpsa.hooks import ServerHooks
 from rpsa.rules import GameState
 from rpsa.rules.game import VALID_ROUNDS
@@ -133,6 +134,7 @@ class MatchRunner(SessionOwner):
         self.config = config
         self.settings = GameSettings.from_json(config)
         self._scheduler = TickScheduler(self._reactor, self.settings.tick)
+        self._heartbeat = Heartbeat(self._reactor, self.settings.ping_interval)
         site = make_site(self._root, self._reactor)
         low, high = config["ports"]
         interface = config.get("interface", "127.0.0.1")
@@ -153,7 +155,7 @@ class MatchRunner(SessionOwner):
             match["match_id"], match["rounds"], self._reactor, self.settings,
             self._scheduler, owner=self, host_first=False,
         )
-        factory = make_factory(session, self._reactor, self._tracker)
+        factory = make_factory(session, self._reactor, self._tracker, self._heartbeat)
         for player in match["players"]:
             session.add_seat(player["user_id"], player["username"], player["token"])
         self.session = session

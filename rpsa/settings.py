@@ -12,8 +12,9 @@ class GameSettings:
     ``tick`` seconds between engine ticks; ``reconnect_grace`` seconds a
     disconnected player's seat is held; ``join_timeout`` seconds a seat may stay
     unconnected after it was handed out; ``close_delay`` seconds between
-    GAME_COMPLETE and closing the game's connections; ``ping_interval`` and
-    ``ping_timeout`` drive WebSocket pings that find dead peers.
+    GAME_COMPLETE and closing the game's connections; ``ping_interval`` is the
+    heartbeat (:mod:`rpsa.heartbeat`): a quiet connection is pinged after one,
+    and dropped if it stays silent through the next.
     """
 
     tick: float = 1.0
@@ -23,8 +24,7 @@ class GameSettings:
     max_message_bytes: int = 4096
     max_messages_per_second: int = 20
     close_delay: float = 3.0
-    ping_interval: float = 30.0
-    ping_timeout: float = 15.0
+    ping_interval: float = 15.0
 
     def to_json(self) -> dict:
         """The settings as a JSON-ready dict."""

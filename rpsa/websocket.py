@@ -15,6 +15,7 @@ from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
 from rpsa import wire
+from rpsa.heartbeat import Heartbeat
 from rpsa.hooks import ServerHooks
 
 log = Logger()
@@ -77,6 +78,7 @@ class GameConnection(WebSocketServerProtocol):
 
     def onOpen(self):
         factory = self.factory
+        factory.heartbeat.add(self)
         factory.hooks.opened(self)
         if self.role == "player":
             factory.session.connect_player(self.seat, self)
@@ -110,16 +112,31 @@ class GameConnection(WebSocketServerProtocol):
     def onClose(self, wasClean, code, reason):
         factory = self.factory
         if self.role is not None and factory is not None:
+            factory.heartbeat.remove(self)
             factory.hooks.closed(self)
             factory.session.disconnected(self)
 
     # -- what the session calls ------------------------------------------------
 
+    heard = True  # data arrived since the heartbeat's last beat (rpsa.heartbeat)
+    pinged = False
+
     def dataReceived(self, data):
         # Autobahn's own dataReceived formats a debug line (with colour
         # highlighting) on every read, even with debug logging off: about 4 %
         # of the server's CPU under load.  Go straight to the frame parser.
+        self.heard = True
         self._dataReceived(data)
+
+    def ping(self) -> None:
+        """Send a WebSocket ping (the heartbeat's)."""
+        if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
+            self.sendPing()
+
+    def drop(self) -> None:
+        """Drop a dead peer's TCP connection (its seat is held as for any disconnect)."""
+        self._closing = True
+        self.dropConnection(abort=True)
 
     def send(self, prepared) -> None:
         """Send a message prepared once for every receiver.
@@ -163,16 +180,16 @@ class GameConnectionFactory(WebSocketServerFactory):
 
     protocol = GameConnection
 
-    def __init__(self, session, reactor, hooks=None):
+    def __init__(self, session, reactor, hooks=None, heartbeat=None):
         super().__init__(reactor=reactor)
         self.session = session
         self.hooks = hooks or ServerHooks()
         settings = session.settings
+        self.heartbeat = heartbeat or Heartbeat(reactor, settings.ping_interval)
         self.setProtocolOptions(
             maxMessagePayloadSize=settings.max_message_bytes,
             maxFramePayloadSize=settings.max_message_bytes,
-            autoPingInterval=settings.ping_interval,
-            autoPingTimeout=settings.ping_timeout,
+            autoPingInterval=0,  # rpsa.heartbeat pings instead: one timer for every connection
             openHandshakeTimeout=10,
             closeHandshakeTimeout=2,
             trustXForwardedFor=0,
@@ -180,9 +197,9 @@ class GameConnectionFactory(WebSocketServerFactory):
 
 
 
-def make_factory(session, reactor, hooks=None) -> GameConnectionFactory:
+def make_factory(session, reactor, hooks=None, heartbeat=None) -> GameConnectionFactory:
     """Create the session's factory and attach it (``session.factory``)."""
-    factory = GameConnectionFactory(session, reactor, hooks)
+    factory = GameConnectionFactory(session, reactor, hooks, heartbeat)
     session.factory = factory
     return factory
 

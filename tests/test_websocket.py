@@ -318,23 +318,24 @@ class PingTests(WebSocketTestCase):
     """Dead peers are found by WebSocket pings."""
 
     def test_ping_options_on_the_factory(self):
-        """The factory carries the settings' ping interval and timeout and the size limits."""
+        """Autobahn's own auto-ping is off (the shared heartbeat pings), the size limits are set."""
         factory = self.session.factory
         self.assertIsInstance(factory, GameConnectionFactory)
-        self.assertEqual(factory.autoPingInterval, self.settings.ping_interval)
-        self.assertEqual(factory.autoPingTimeout, self.settings.ping_timeout)
+        self.assertEqual(factory.autoPingInterval, 0)
+        self.assertEqual(factory.heartbeat.interval, self.settings.ping_interval)
         self.assertEqual(factory.maxMessagePayloadSize, self.settings.max_message_bytes)
 
     @defer.inlineCallbacks
     def test_dead_peer_is_dropped(self):
-        """A peer that stops answering pings is dropped after the timeout; its seat is held."""
+        """A quiet peer is pinged; one that does not answer by the next beat is dropped; its seat is held."""
         host, _ = yield self.join(self.token(self.host_seat))
         guest, _ = yield self.join(self.token(self.guest_seat))
         guest.answer_pings = False
-        self.reactor.advance(self.settings.ping_interval + 0.5)
+        self.reactor.advance(self.settings.ping_interval)  # both were heard (the handshake): no ping yet
+        self.reactor.advance(self.settings.ping_interval)  # both quiet since: pinged
         yield defer.gatherResults([host.pinged, guest.pinged])
         yield host.round_trip()  # the host's pong has reached the server
-        self.reactor.advance(self.settings.ping_timeout + 0.5)
+        self.reactor.advance(self.settings.ping_interval)  # the guest stayed silent: dropped
         left = yield host.wait_for(of_type("player_left"))
         self.assertEqual(left["userId"], "bob")
         yield guest.is_closed

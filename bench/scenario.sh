@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# One benchmark scenario, ceiling server then rpsa back to back per rep, through the shared harness's run.sh.
+#
+#   bench/scenario.sh NAME [REPS]        NAME: steady2000 | steady3000 | steady4000 | steadyN | idle | http | launch
+#
+# Results: bench/results/NAME-<UTC timestamp>/ (ceiling.jsonl, rpsa.jsonl or launch.jsonl, scenario.json,
+# logs/), then bench/compare.py prints the medians and the targets.  See bench/README.md.
+#
+# Environment (defaults in brackets):
+#   DURATION=full|short [full]   short: smaller settle/measure (and COUNT) for smoke runs; never for figures
+#   GAMES       steadyN: N; idle: 2000; http: 64 (HTTP workers = keep-alive connections)
+#   RAMP [200]  games started per second      SETTLE / MEASURE (seconds; defaults per scenario and DURATION)
+#   IDLE_STEPS [2]    SERVERS ["ceiling rpsa"]    PROGRESS [0] (loadgen progress line every N s)
+#   HTTP_PORT [8080]  WS_PORT [8085]  SERVER_CPU [0]  GEN_CPU [1]
+#   RPSA_ARGS   extra daemon options      HTTP_MAX_GAMES [1000000: http only, --max-games; empty: the default]
+#   CEILING_ARGS [--rounds 3 --exchanges 10]
+#   TWISTD      twistd to run [the one beside python3's real interpreter, so no pyenv shim wraps the PID]
+#   RESULTS_ROOT [bench/results]
+#   launch only: COUNT [50; short 10]  PAUSE [0.3]  WARM [4]  MATCH_PORTS [9000-9099]  MAX_MATCHES [100]
+#                CONCURRENCY [1]  API_KEY (if set: written to a key file, passed with --api-key-file)
+set -euo pipefail
+BENCH=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$BENCH/.." && pwd)
+HARNESS=$BENCH/.harness
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+NAME=${1:-}; [ -n "$NAME" ] || usage
+REPS=${2:-3}
+[[ "$REPS" =~ ^[1-9][0-9]*$ ]] || { echo "scenario.sh: REPS must be a positive integer" >&2; exit 2; }
+DURATION=${DURATION:-full}
+case "$DURATION" in full|short) ;; *) echo "scenario.sh: DURATION is full or short" >&2; exit 2 ;; esac
+short() { [ "$DURATION" = short ]; }
+
+[ -d "$HARNESS/node_modules/ws" ] || "$BENCH/setup.sh"
+
+PYTHON=${PYTHON:-$(python3 -c 'import sys; print(sys.executable)')}
+if [ -z "${TWISTD:-}" ]; then
+  TWISTD=$(dirname "$PYTHON")/twistd
+  [ -x "$TWISTD" ] || TWISTD=$(command -v twistd)
+fi
+export HTTP_PORT=${HTTP_PORT:-8080} WS_PORT=${WS_PORT:-8085} SERVER_CPU=${SERVER_CPU:-0} GEN_CPU=${GEN_CPU:-1}
+export REDIS_PORT=   # rpsa and the ceiling need no redis
+CEILING_CMD="node $HARNESS/ceiling_server.js --http-port $HTTP_PORT --ws-port $WS_PORT ${CEILING_ARGS:---rounds 3 --exchanges 10}"
+SERVERS=${SERVERS:-ceiling rpsa}
+PROGRESS=${PROGRESS:-0}
+RAMP=${RAMP:-200}
+
+case "$NAME" in
+  steady[0-9]*)
+    [[ "$NAME" =~ ^steady([0-9]+)$ ]] || usage
+    GAMES=${GAMES:-${BASH_REMATCH[1]}}
+    if short; then SETTLE=${SETTLE:-5}; MEASURE=${MEASURE:-10}; else SETTLE=${SETTLE:-15}; MEASURE=${MEASURE:-60}; fi
+    LOADGEN_ARGS="--mode steady --games $GAMES --ramp $RAMP --settle $SETTLE --measure $MEASURE --progress $PROGRESS" ;;
+  idle)
+    GAMES=${GAMES:-2000}
+    if short; then SETTLE=${SETTLE:-3}; else SETTLE=${SETTLE:-10}; fi
+    LOADGEN_ARGS="--mode idle --games $GAMES --ramp $RAMP --idle-steps ${IDLE_STEPS:-2} --settle $SETTLE --progress $PROGRESS" ;;
+  http)
+    GAMES=${GAMES:-64}
+    if short; then SETTLE=${SETTLE:-2}; MEASURE=${MEASURE:-8}; else SETTLE=${SETTLE:-5}; MEASURE=${MEASURE:-20}; fi
+    LOADGEN_ARGS="--mode http --games $GAMES --settle $SETTLE --measure $MEASURE --progress $PROGRESS" ;;
+  launch) LOADGEN_ARGS="" ;;
+  *) usage ;;
+esac
+# The http scenario never connects its games, so they pile up (about 25 000 in 25 s at 1000 pairs/s) until
+# --join-timeout (60 s) removes them: the daemon's default --max-games 10000 would turn the rest into 503s and
+# measure the cap, not the throughput (the original server and the ceiling have no cap).  HTTP_MAX_GAMES= keeps it.
+SCENARIO_ARGS=""
+if [ "$NAME" = http ] && [ -n "${HTTP_MAX_GAMES-1000000}" ]; then SCENARIO_ARGS="--max-games ${HTTP_MAX_GAMES-1000000}"; fi
+RPSA_CMD="$TWISTD -n --pidfile= rpsa --listen tcp:$HTTP_PORT:interface=127.0.0.1 --listen tcp:$WS_PORT:interface=127.0.0.1 --drain-timeout 0 $SCENARIO_ARGS ${RPSA_ARGS:-}"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$HTTP_PORT" "$WS_PORT"; do
+  if port_open "$p"; then echo "scenario.sh: port $p already in use (another server?); stop it or set HTTP_PORT/WS_PORT" >&2; exit 1; fi
+done
+
+OUT=${RESULTS_ROOT:-$BENCH/results}/$NAME-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT/logs"
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo "+dirty" || true)
+
+write_meta() {  # scenario.json: how this folder was produced
+  SC_NAME=$NAME SC_REPS=$REPS SC_DURATION=$DURATION SC_COMMIT=$COMMIT$DIRTY SC_LOADGEN=$LOADGEN_ARGS \
+  SC_RPSA=$1 SC_CEILING=$CEILING_CMD SC_SERVERS=$SERVERS SC_EXTRA=${2:-} python3 - "$OUT/scenario.json" <<'PY'
+import datetime, json, os, sys
+e = os.environ
+meta = {"scenario": e["SC_NAME"], "reps": int(e["SC_REPS"]), "duration": e["SC_DURATION"],
+        "started": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": e["SC_COMMIT"], "loadgen_args": e["SC_LOADGEN"], "rpsa_cmd": e["SC_RPSA"],
+        "ceiling_cmd": e["SC_CEILING"], "servers": e["SC_SERVERS"].split(),
+        "server_cpu": e.get("SERVER_CPU"), "gen_cpu": e.get("GEN_CPU"), "nproc": os.cpu_count()}
+if e.get("SC_EXTRA"):
+    meta.update(json.loads(e["SC_EXTRA"]))
+json.dump(meta, open(sys.argv[1], "w"), indent=1)
+PY
+}
+
+# ------------------------------------------------------------------ launch: PUT /api/match latency, cold and warm
+if [ "$NAME" = launch ]; then
+  if short; then COUNT=${COUNT:-10}; else COUNT=${COUNT:-50}; fi
+  PAUSE=${PAUSE:-0.3}; WARM=${WARM:-4}; MATCH_PORTS=${MATCH_PORTS:-9000-9099}; MAX_MATCHES=${MAX_MATCHES:-100}
+  CONCURRENCY=${CONCURRENCY:-1}
+  [[ "$MATCH_PORTS" =~ ^([0-9]+)-([0-9]+)$ ]] || { echo "MATCH_PORTS is MIN-MAX" >&2; exit 2; }
+  busy=$(python3 -c "import sys; sys.path.insert(0, '$BENCH'); import launch; print(len(launch.listening_ports($((BASH_REMATCH[1])), $((BASH_REMATCH[2])))))")
+  [ "$busy" = 0 ] || { echo "scenario.sh: $busy port(s) in $MATCH_PORTS already listen (another server's matches?); set MATCH_PORTS" >&2; exit 1; }
+  KEY_ARGS=""; LAUNCH_KEY=()
+  if [ -n "${API_KEY:-}" ]; then
+    (umask 077; printf '%s\n' "$API_KEY" >"$OUT/api-key"); KEY_ARGS="--api-key-file $OUT/api-key"; LAUNCH_KEY=(--api-key "$API_KEY")
+  fi
+  write_meta "$RPSA_CMD --match-ports $MATCH_PORTS --max-matches $MAX_MATCHES --warm-matches {0|$WARM} $KEY_ARGS" \
+    "{\"count\": $COUNT, \"pause_s\": $PAUSE, \"warm\": $WARM, \"match_ports\": \"$MATCH_PORTS\", \"concurrency\": $CONCURRENCY}"
+  SPID=""
+  stop_server() {  # TERM the daemon by PID, KILL after 10 s; then any of its match children still alive
+    [ -n "$SPID" ] || return 0
+    local kids="" k
+    for k in /proc/"$SPID"/task/*/children; do kids="$kids $(cat "$k" 2>/dev/null || true)"; done
+    kill "$SPID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+    for k in $kids; do
+      if grep -qs rpsa.match "/proc/$k/cmdline"; then echo "stopping leftover match child $k"; kill -9 "$k" 2>/dev/null || true; fi
+    done
+    SPID=""
+  }
+  trap 'stop_server; rm -f "$OUT/api-key"' EXIT
+  trap 'exit 130' INT TERM
+  for rep in $(seq 1 "$REPS"); do
+    for mode in cold warm; do
+      for p in "$HTTP_PORT" "$WS_PORT"; do
+        if port_open "$p"; then echo "port $p already in use; stop the old server first (or set HTTP_PORT/WS_PORT)" >&2; exit 1; fi
+      done
+      nwarm=0; [ "$mode" = warm ] && nwarm=$WARM
+      echo "=== launch $mode rep $rep/$REPS: $(date -u +%H:%M:%S) ==="
+      ( cd "$OUT" && exec env PYTHONPATH="$REPO" taskset -c "$SERVER_CPU" $RPSA_CMD --match-ports "$MATCH_PORTS" \
+          --max-matches "$MAX_MATCHES" --warm-matches "$nwarm" $KEY_ARGS ) >"$OUT/logs/launch-$mode.rep$rep.server.log" 2>&1 &
+      SPID=$!
+      for _ in $(seq 1 150); do port_open "$HTTP_PORT" && break; kill -0 "$SPID" 2>/dev/null || break; sleep 0.2; done
+      port_open "$HTTP_PORT" || { echo "rpsa did not open port $HTTP_PORT; see $OUT/logs" >&2; exit 1; }
+      sleep 1
+      WAIT_ARGS=()
+      [ "$mode" = warm ] && WAIT_ARGS=(--wait-ports "$MATCH_PORTS" --wait-count "$WARM")
+      set +e
+      taskset -c "$GEN_CPU" python3 "$BENCH/launch.py" --url "http://127.0.0.1:$HTTP_PORT" --count "$COUNT" \
+        --concurrency "$CONCURRENCY" --pause "$PAUSE" --label "$mode" --json "$OUT/launch.jsonl" \
+        "${WAIT_ARGS[@]}" "${LAUNCH_KEY[@]}" >/dev/null
+      rc=$?
+      set -e
+      [ "$rc" = 0 ] || echo "launch.py exit code $rc"
+      stop_server
+      sleep 1
+    done
+  done
+  trap - EXIT INT TERM
+  rm -f "$OUT/api-key"
+  echo "results: $OUT"
+  python3 "$BENCH/compare.py" "$OUT" || true
+  exit 0
+fi
+
+# ------------------------------------------------------------------ loadgen scenarios: ceiling then rpsa per rep
+write_meta "$RPSA_CMD"
+echo "scenario $NAME x $REPS ($DURATION): loadgen $LOADGEN_ARGS"
+echo "  ceiling: $CEILING_CMD"
+echo "  rpsa:    PYTHONPATH=$REPO $RPSA_CMD"
+for rep in $(seq 1 "$REPS"); do
+  for server in $SERVERS; do
+    case "$server" in
+      ceiling) cmd=$CEILING_CMD; senv=""; cwd=$HARNESS ;;
+      rpsa) cmd=$RPSA_CMD; senv="PYTHONPATH=$REPO"; cwd=$OUT ;;
+      *) echo "scenario.sh: unknown server $server (SERVERS is a subset of 'ceiling rpsa')" >&2; exit 2 ;;
+    esac
+    mkdir -p "$OUT/logs/rep$rep"
+    # shellcheck disable=SC2086  # LOADGEN_ARGS is a list of words
+    SERVER_CMD=$cmd SERVER_ENV=$senv SERVER_CWD=$cwd RESULTS=$OUT LOGS=$OUT/logs/rep$rep \
+      "$HARNESS/run.sh" "$server" 1 $LOADGEN_ARGS --label "$server#$rep"
+  done
+done
+echo "results: $OUT"
+python3 "$BENCH/compare.py" "$OUT" || true

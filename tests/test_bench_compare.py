@@ -1,0 +1,239 @@
+"""Tests of ``bench/compare.py``: medians, idle memory per game, the target checks and the report.
+
+The benchmark folder is not a package, so the module is loaded from its path.  Every input is a hand-made
+loadgen (or ``bench/launch.py``) JSON line written to a temporary results folder or passed as a dict.
+"""
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+
+from twisted.trial.unittest import SynchronousTestCase
+
+COMPARE_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "compare.py")
+
+
+def load_compare():
+    """The bench/compare.py module, imported from its path."""
+    spec = importlib.util.spec_from_file_location("bench_compare", COMPARE_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = load_compare()
+
+
+def steady_row(label, p99, cpu, errors=0, jmax=None, jmin=None):
+    """A loadgen steady-mode result line with the fields compare.py reads."""
+    return {"label": label, "mode": "steady", "games": 3000, "errorsTotal": errors, "errorsInWindow": 0,
+            "errors": {"timeout_tick": errors} if errors else {}, "completed": 10,
+            "tickJitterMs": {"n": 1000, "p50": 0.5, "p99": p99, "max": jmax if jmax is not None else p99 * 2,
+                             "min": jmin if jmin is not None else -p99},
+            "httpLatencyMs": {"p99": 5}, "server": {"cpuPct": cpu, "cpuPctMaxSample": cpu + 5, "rssMbEnd": 100,
+                                                    "rssMbMax": 110},
+            "generator": {"cpuPct": 20, "loopDelayP99Ms": 3}}
+
+
+def idle_row(label, rss_mb, games=2048, errors=0):
+    """A loadgen idle-mode result line whose checkpoints are RSS (MB) at 0, games/2 and games."""
+    return {"label": label, "mode": "idle", "games": games, "errorsTotal": errors,
+            "idleCheckpoints": [{"games": g, "rssMb": r} for g, r in zip((0, games // 2, games), rss_mb)]}
+
+
+def http_row(label, pairs, errors=0):
+    """A loadgen http-mode result line."""
+    return {"label": label, "mode": "http", "games": 64, "pairsPerSec": pairs, "httpOkPerSec": 2 * pairs,
+            "errorsTotal": errors, "httpLatencyMs": {"p50": 2, "p99": 9}, "server": {"cpuPct": 90}}
+
+
+def launch_row(label, p50, p99, errors=0):
+    """A bench/launch.py result line."""
+    return {"label": label, "ok": 10, "count": 10, "pauseS": 0.3, "errorsTotal": errors,
+            "launchMs": {"p50": p50, "p99": p99, "max": p99}, "refillWaitMs": {"max": 5}, "deleteMs": {"p50": 40}}
+
+
+def verdicts(checks):
+    """{target name: verdict} of a list of checks."""
+    return {c["target"]: c["verdict"] for c in checks}
+
+
+def by_prefix(checks, prefix):
+    """The one check whose target name starts with ``prefix``."""
+    found = [c for c in checks if c["target"].startswith(prefix)]
+    assert len(found) == 1, (prefix, checks)
+    return found[0]
+
+
+class ReadingTests(SynchronousTestCase):
+    """Dotted paths, medians and the results folder."""
+
+    def test_get(self):
+        """get() follows a dotted path and answers None where a key is missing."""
+        row = {"a": {"b": {"c": 3}}}
+        self.assertEqual(compare.get(row, "a.b.c"), 3)
+        self.assertIsNone(compare.get(row, "a.x.c"))
+        self.assertIsNone(compare.get({"a": 1}, "a.b"))
+
+    def test_median_skips_missing(self):
+        """median() ignores None and non-numbers, and is None for no numbers."""
+        self.assertEqual(compare.median([3, None, 1, "x", 2]), 2)
+        self.assertIsNone(compare.median([None, None]))
+
+    def test_summarize_takes_medians_across_reps(self):
+        """summarize() gives the median of each figure across reps and the number of reps."""
+        rows = [steady_row("rpsa#1", 10, 30), steady_row("rpsa#2", 40, 20), steady_row("rpsa#3", 20, 25)]
+        s = compare.summarize(rows, "steady")
+        self.assertEqual((s["reps"], s["jitter_p99_ms"], s["cpu_pct"]), (3, 20, 25))
+
+    def test_load_results(self):
+        """load_results() reads ceiling.jsonl, rpsa.jsonl, launch.jsonl and scenario.json, tolerating blank lines."""
+        folder = self.mktemp()
+        os.makedirs(folder)
+        with open(os.path.join(folder, "rpsa.jsonl"), "w") as f:
+            f.write(json.dumps(steady_row("rpsa#1", 10, 30)) + "\n\n" + json.dumps(steady_row("rpsa#2", 12, 31)) + "\n")
+        with open(os.path.join(folder, "scenario.json"), "w") as f:
+            json.dump({"scenario": "steady3000"}, f)
+        r = compare.load_results(folder)
+        self.assertEqual((len(r["rpsa"]), r["ceiling"], r["launch"], r["meta"]["scenario"]),
+                         (2, [], [], "steady3000"))
+
+
+class IdleMemoryTests(SynchronousTestCase):
+    """RSS per idle game from the idle checkpoints."""
+
+    def test_kb_per_idle_game(self):
+        """(RSS at N - RSS at 0) / N in KB, and the last step's own slope."""
+        row = idle_row("rpsa#1", (60.0, 80.0, 90.0))
+        self.assertEqual(compare.kb_per_idle_game(row), 15.0)  # 30 MB over 2048 games
+        self.assertEqual(compare.kb_last_step_slope(row), 10.0)  # 10 MB over 1024 games
+        self.assertEqual(compare.idle_games(row), 2048)
+
+    def test_no_games(self):
+        """Without games set up (or without checkpoints) there is no per-game figure."""
+        self.assertIsNone(compare.kb_per_idle_game({"idleCheckpoints": [{"games": 0, "rssMb": 60}]}))
+        self.assertIsNone(compare.kb_per_idle_game({}))
+
+    def test_idle_target(self):
+        """30 KB per game passes the 30 KB target, 31 fails it; the ceiling's figure is only INFO."""
+        ceiling = [idle_row("ceiling#1", (50.0, 55.0, 60.0))]
+        ok = compare.evaluate("idle", ceiling, [idle_row("rpsa#1", (60.0, 90.0, 120.0))])
+        bad = compare.evaluate("idle", ceiling, [idle_row("rpsa#1", (60.0, 90.0, 122.0))])
+        self.assertEqual(by_prefix(ok, "rpsa KB per idle game")["verdict"], "PASS")
+        self.assertEqual(by_prefix(bad, "rpsa KB per idle game")["verdict"], "FAIL")
+        self.assertEqual(by_prefix(ok, "ceiling KB")["verdict"], "INFO")
+
+    def test_idle_missing_games_fail(self):
+        """A rep that set up fewer games than asked fails the set-up check."""
+        row = idle_row("rpsa#1", (60.0, 70.0, 80.0))
+        row["idleCheckpoints"][-1]["games"] = 2000
+        checks = compare.evaluate("idle", [], [row])
+        self.assertEqual(by_prefix(checks, "rpsa games set up")["verdict"], "FAIL")
+
+
+class SteadyTargetTests(SynchronousTestCase):
+    """Jitter, errors and the CPU ratio in steady mode."""
+
+    def test_pass_and_info(self):
+        """A p99 under 100 ms with no errors passes; the ratios are INFO without a threshold."""
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 50, 40)])
+        self.assertEqual(by_prefix(checks, "rpsa jitter p99")["verdict"], "PASS")
+        self.assertEqual(by_prefix(checks, "rpsa errors")["verdict"], "PASS")
+        cpu = by_prefix(checks, "CPU % rpsa/ceiling")
+        self.assertEqual((cpu["verdict"], cpu["value"]), ("INFO", 2.0))
+        self.assertEqual(by_prefix(checks, "jitter p99 rpsa/ceiling")["value"], 5.0)
+        self.assertEqual(by_prefix(checks, "jitter p99 ms rpsa - ceiling")["value"], 40.0)
+
+    def test_jitter_and_errors_fail(self):
+        """A median p99 of 100 ms or more fails, and so does one rep with an error."""
+        rpsa = [steady_row("rpsa#1", 150, 40), steady_row("rpsa#2", 100, 40, errors=2)]
+        v = verdicts(compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], rpsa))
+        self.assertEqual(v["rpsa jitter p99 ms (median of reps) < limit"], "FAIL")
+        self.assertEqual(v["rpsa errors, worst rep == 0"], "FAIL")
+
+    def test_cpu_ratio_threshold(self):
+        """With --cpu-ratio-max the CPU ratio becomes a PASS/FAIL target."""
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 50, 40)],
+                                  {"cpu_ratio_max": 1.5})
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "FAIL")
+
+    def test_missing_rpsa_fails(self):
+        """A scenario without rpsa rows fails its targets rather than passing them."""
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [])
+        self.assertEqual(by_prefix(checks, "rpsa jitter p99")["verdict"], "FAIL")
+
+    def test_pattern_outliers_warn(self):
+        """±1000 ms jitter outliers are flagged as a suspect measurement."""
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)],
+                                  [steady_row("rpsa#1", 50, 40, jmax=1000, jmin=-990)])
+        self.assertEqual(by_prefix(checks, "rpsa: ±1000 ms")["verdict"], "WARN")
+
+
+class HttpAndLaunchTargetTests(SynchronousTestCase):
+    """The HTTP throughput ratio and the launch latencies."""
+
+    def test_http_ratio(self):
+        """pairs/s rpsa/ceiling passes at 0.2 and fails just below it."""
+        ceiling = [http_row("ceiling#1", 5000)]
+        ok = compare.evaluate("http", ceiling, [http_row("rpsa#1", 1000)])
+        bad = compare.evaluate("http", ceiling, [http_row("rpsa#1", 999)])
+        self.assertEqual(by_prefix(ok, "pairs/s")["verdict"], "PASS")
+        self.assertEqual(by_prefix(bad, "pairs/s")["verdict"], "FAIL")
+
+    def test_launch_targets(self):
+        """Cold p50 is held to 300 ms and warm p99 to 20 ms, separately."""
+        checks = compare.evaluate_launch([launch_row("cold", 250, 400), launch_row("warm", 2, 25)])
+        self.assertEqual(by_prefix(checks, "cold launch")["verdict"], "PASS")
+        self.assertEqual(by_prefix(checks, "warm launch")["verdict"], "FAIL")
+        self.assertEqual(by_prefix(checks, "launch errors")["verdict"], "PASS")
+
+    def test_launch_missing_warm_fails(self):
+        """Without a warm run the warm target fails."""
+        checks = compare.evaluate_launch([launch_row("cold", 250, 400)])
+        self.assertEqual(by_prefix(checks, "warm launch")["verdict"], "FAIL")
+
+
+class MainTests(SynchronousTestCase):
+    """compare.py as a command on a results folder."""
+
+    def run_main(self, folder, *args):
+        """main()'s exit status and printed output."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            status = compare.main([folder, *args])
+        return status, out.getvalue()
+
+    def write(self, folder, name, rows):
+        """Write rows as folder/name.jsonl."""
+        with open(os.path.join(folder, name + ".jsonl"), "w") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+
+    def test_passing_folder(self):
+        """A folder whose targets all pass prints the medians table and exits 0."""
+        folder = self.mktemp()
+        os.makedirs(folder)
+        self.write(folder, "ceiling", [http_row("ceiling#1", 5000)])
+        self.write(folder, "rpsa", [http_row("rpsa#1", 2000)])
+        status, text = self.run_main(folder)
+        self.assertEqual(status, 0)
+        self.assertIn("pairs_per_s", text)
+        self.assertIn("PASS", text)
+        self.assertNotIn("FAIL", text)
+
+    def test_failing_folder(self):
+        """A failed target makes the exit status 1."""
+        folder = self.mktemp()
+        os.makedirs(folder)
+        self.write(folder, "launch", [launch_row("cold", 500, 600), launch_row("warm", 2, 5)])
+        status, text = self.run_main(folder, "--json")
+        self.assertEqual(status, 1)
+        self.assertEqual(json.loads(text.strip().splitlines()[-1])[0]["verdict"], "FAIL")
+
+    def test_empty_folder(self):
+        """A folder without results exits 2."""
+        folder = self.mktemp()
+        os.makedirs(folder)
+        self.assertEqual(self.run_main(folder)[0], 2)
