@@ -59,6 +59,22 @@ def _port_range(text):
     return (low, high)
 
 
+def _check_endpoint(option, endpoint):
+    """``endpoint`` if it is a valid server endpoint string, else a UsageError naming ``--option``."""
+    from twisted.internet import endpoints, reactor
+
+    try:
+        endpoints.serverFromString(reactor, endpoint)
+    except Exception as e:
+        if split_endpoint(endpoint)[0] == "systemd":
+            raise usage.UsageError(
+                f"--{option}: {endpoint!r}: systemd passed no such socket (run under a .socket unit "
+                f"or systemd-socket-activate; LISTEN_FDS={os.environ.get('LISTEN_FDS', 'unset')})"
+            )
+        raise usage.UsageError(f"--{option}: invalid endpoint {endpoint!r}: {e}")
+    return endpoint
+
+
 class Options(usage.Options):
     """Options of ``twistd rpsa``."""
 
@@ -96,8 +112,6 @@ class Options(usage.Options):
          _number(int, 0, "warm-matches")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
          _number(float, 0, "drain-timeout")],
-        ["metrics-listen", None, None, "Endpoint serving /metrics without the API key (e.g. tcp:9100:interface=127.0.0.1); "
-                                       "on the main listeners /metrics needs the key."],
         logs.LOG_FORMAT_OPTION,
         ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
     ]
@@ -105,21 +119,15 @@ class Options(usage.Options):
     def __init__(self):
         super().__init__()
         self["listen"] = []
+        self["metrics-listen"] = None
 
     def opt_listen(self, endpoint):
         """A Twisted server endpoint string to serve on; repeatable (default tcp:8080:interface=127.0.0.1)."""
-        from twisted.internet import endpoints, reactor
+        self["listen"].append(_check_endpoint("listen", endpoint))
 
-        try:
-            endpoints.serverFromString(reactor, endpoint)
-        except Exception as e:
-            if split_endpoint(endpoint)[0] == "systemd":
-                raise usage.UsageError(
-                    f"--listen: {endpoint!r}: systemd passed no such socket (run under a .socket unit "
-                    f"or systemd-socket-activate; LISTEN_FDS={os.environ.get('LISTEN_FDS', 'unset')})"
-                )
-            raise usage.UsageError(f"--listen: invalid endpoint {endpoint!r}: {e}")
-        self["listen"].append(endpoint)
+    def opt_metrics_listen(self, endpoint):
+        """Endpoint serving /metrics without the API key (e.g. tcp:9100:interface=127.0.0.1); on the main listeners /metrics needs the key."""
+        self["metrics-listen"] = _check_endpoint("metrics-listen", endpoint)
 
     def postOptions(self):
         if isinstance(self["match-ports"], str):  # the default is not passed through the coercer
