@@ -328,8 +328,8 @@ class GameSession:
         for event in events:
             self._send_frame(audience, self._frame(wire.event_frame_key(event), lambda: wire.engine_event(event)))
             if event.classtype == ROUND_EVENT and event.type == RoundEventType.STATE_CHANGE:
-                health = self.engine.health
-                self._send_frame(audience, self._frame(("sync", health), lambda: wire.sync(health)))
+                payload = wire.sync_payload(self.engine.health)
+                self._send_frame(audience, payload if self.factory is None else self.factory.prepareMessage(payload))
 
     def _complete(self) -> None:
         log.info(

@@ -78,6 +78,15 @@ def sync(health) -> Dict[str, Any]:
     return {"type": "sync", "gameData": {"p1Health": health[0], "p2Health": health[1]}}
 
 
+def sync_payload(health) -> bytes:
+    """``encode(sync(health))``, formatted directly: it is sent after every state change of every game.
+
+    Health figures are ints or finite floats, which JSON writes as ``repr`` does.
+    """
+    return b'{"type":"sync","gameData":{"p1Health":%b,"p2Health":%b}}' % (
+        repr(health[0]).encode(), repr(health[1]).encode())
+
+
 def error(code, message: str) -> Dict[str, Any]:
     """``error``: an integer code (4002, 4003) or a snake_case string code."""
     return {"type": "error", "code": code, "message": message}

@@ -44,3 +44,13 @@ class SharedFrameTests(SynchronousTestCase):
             wire.shared_frame(n, lambda: {"n": n}, lambda payload: payload)
         self.assertEqual(len(wire._shared_frames), 2)
         self.assertEqual(wire.shared_frame(4, lambda: {"n": 4}, lambda payload: payload), b'{"n":4}')
+
+
+class SyncPayloadTests(SynchronousTestCase):
+    """wire.sync_payload is byte for byte what the JSON encoder writes."""
+
+    def test_same_bytes_as_json(self):
+        """Ints, whole and fractional floats and zero encode exactly as encode(sync(...)) does."""
+        for health in ((100, 120), (67.5, 0), (35.000000000000014, 10.000000000000007),
+                       (32.49999999999999, 1e-05), (0, 27.500000000000004)):
+            self.assertEqual(wire.sync_payload(health), wire.encode(wire.sync(health)))
