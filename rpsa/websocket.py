@@ -7,7 +7,7 @@ enforces the size and rate limits, and hands every message to the session.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol

@@ -72,9 +72,19 @@ class Daemon:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
         self.proto = _DaemonProtocol()
+        env = env or child_env()
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")
-        argv = [twistd, "-n", "--pidfile=", "rpsa", "--listen", f"tcp:{self.port}:interface=127.0.0.1", *args]
-        self.process = reactor.spawnProcess(self.proto, twistd, argv, env=env or child_env())
+        argv = [twistd, "-n", "--pidfile=", "rpsa", "--listen", self.endpoint(), *args]
+        executable, argv = self.command(argv, env)
+        self.process = reactor.spawnProcess(self.proto, executable, argv, env=env)
+
+    def endpoint(self):
+        """The --listen endpoint serving ``self.port``."""
+        return f"tcp:{self.port}:interface=127.0.0.1"
+
+    def command(self, twistd_argv, env):
+        """``(executable, argv)`` that runs ``twistd_argv`` (a subclass may wrap it)."""
+        return twistd_argv[0], twistd_argv
 
     @property
     def log(self):

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from twisted.application.service import IServiceMaker, MultiService
+from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 
