@@ -7,6 +7,7 @@ codes.  Every server message is encoded once, however many sockets receive it.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Dict, Optional, Tuple
 
@@ -140,8 +141,12 @@ class BadMessage(ValueError):
 CLIENT_TYPES = ("select_fighter", "start_battle", "select_weapon")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_client_message(payload: bytes, is_binary: bool) -> Tuple[str, Any]:
     """Parse and validate one client message: returns ``(type, argument)``.
+
+    Clients send the same few small messages over and over, so results are
+    memoised (by the exact bytes; errors are raised afresh every time).
 
     ``argument`` is the fighter id for ``select_fighter``, the weapon index for
     ``select_weapon`` and ``None`` for ``start_battle``.  Raises BadMessage.
