@@ -274,7 +274,7 @@ def check_log_options(options) -> None:
 
 
 def log_observer(
-    options, redactor: Optional[Redactor] = None, rotate_on_sigusr1: bool = True
+    options, redactor: Optional[Redactor] = None, rotate_on_sigusr1: bool = True, reactor=None
 ) -> Optional[ILogObserver]:
     """The redacting observer for ``options["log-format"]``, writing where twistd would have.
 
@@ -299,20 +299,20 @@ def log_observer(
         if logfile != "-" and not (nodaemon and not logfile):
             out = LogFile.fromFullPath(logfile or "twistd.log")
             if rotate_on_sigusr1:
-                _rotate_on_sigusr1(out)
+                _rotate_on_sigusr1(out, reactor)
     out = _unredirected(out)
     return (json_file_observer if fmt == "json" else text_file_observer)(out, redactor)
 
 
-def _rotate_on_sigusr1(logfile: LogFile) -> None:
+def _rotate_on_sigusr1(logfile: LogFile, reactor=None) -> None:
     """Rotate ``logfile`` on SIGUSR1 unless something else handles it (what twistd does for its own)."""
     import signal
 
+    if reactor is None:
+        from twisted.internet import reactor
     if not signal.getsignal(signal.SIGUSR1):
 
         def rotate(signum, frame):
-            from twisted.internet import reactor
-
             reactor.callFromThread(logfile.rotate)
 
         signal.signal(signal.SIGUSR1, rotate)

@@ -323,7 +323,7 @@ def makeService(options, reactor=None):
         drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
         systemd=SystemdNotifier(reactor), tune_gc=True,
     )
-    top.log_observer = logs.log_observer(options)
+    top.log_observer = logs.log_observer(options, reactor=reactor)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
     if options["metrics-listen"]:
