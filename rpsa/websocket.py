@@ -76,7 +76,15 @@ class GameConnection(WebSocketServerProtocol):
         self._limiter = RateLimiter(session.settings.max_messages_per_second, factory.reactor.seconds())
         return None
 
+    # What Autobahn keeps of the opening handshake; it only reads them while
+    # shaking hands, and they would otherwise live as long as the connection.
+    _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_headers",
+                            "http_request_params", "http_status_line", "http_response_body")
+
     def onOpen(self):
+        for name in self._HANDSHAKE_LEFTOVERS:
+            if name in self.__dict__:
+                setattr(self, name, None)
         factory = self.factory
         factory.heartbeat.add(self)
         factory.hooks.opened(self)
