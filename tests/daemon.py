@@ -6,7 +6,8 @@ import socket
 import sys
 
 import treq
-from twisted.internet import defer, protocol, task
+from twisted.internet import defer, protocol, reactor, task
+from twisted.trial.unittest import TestCase
 
 from tests.support import child_env
 
@@ -129,3 +130,26 @@ class Daemon:
     def _kill(self):
         if not self.proto.ended.called:
             self.process.signalProcess("KILL")
+
+
+class DaemonTestCase(TestCase):
+    """A fresh daemon per test (``make_daemon``), stopped afterwards: it must exit 0."""
+
+    timeout = 120
+    daemon_args = ()
+
+    def make_daemon(self):
+        """The daemon this test case runs."""
+        return Daemon(reactor, list(self.daemon_args))
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        self.daemon = self.make_daemon()
+        self.addCleanup(self._stop)
+        yield self.daemon.ready()
+
+    @defer.inlineCallbacks
+    def _stop(self):
+        exit_code, signal = yield self.daemon.stop()
+        self.assertEqual((exit_code, signal), (0, None), self.daemon.log)
+        self.assertIn("Server Shut Down", self.daemon.log)

@@ -7,7 +7,7 @@ from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
 from tests.daemon import Daemon
-from tests.wsclient import auto_throw, connect, of_type
+from tests.wsclient import connect, of_type, start_match
 
 GAME_STARTED, GAME_COMPLETE = 0, 1
 SHUTTING_DOWN = 4104
@@ -31,10 +31,7 @@ class DrainTests(TestCase):
         waiting = yield connect(reactor, lonely["ws_url"])
         host = yield connect(reactor, created["ws_url"])
         guest = yield connect(reactor, joined["ws_url"])
-        for client, weapon in ((host, 0), (guest, 2)):
-            client.onMessage = auto_throw(client, weapon)
-            client.send_json({"type": "select_fighter", "characterId": "rad"})
-            client.send_json({"type": "start_battle"})
+        start_match([(host, "rad"), (guest, "rad")], throws=(0, 2))
         yield host.wait_for(of_type("RPSGameEvent", event=GAME_STARTED))
 
         os.kill(daemon.process.pid, signal.SIGTERM)
@@ -66,9 +63,7 @@ class DrainTests(TestCase):
                                          {"user_id": "b", "username": "B"})
         host = yield connect(reactor, created["ws_url"])
         guest = yield connect(reactor, joined["ws_url"])
-        for client in (host, guest):
-            client.send_json({"type": "select_fighter", "characterId": "hog"})
-            client.send_json({"type": "start_battle"})
+        start_match([(host, "hog"), (guest, "hog")])
         yield host.wait_for(of_type("RPSGameEvent", event=GAME_STARTED))
         os.kill(daemon.process.pid, signal.SIGTERM)
         status, _ = yield daemon.request("GET", "/healthz")

@@ -1,30 +1,17 @@
 """Integration: the real ``twistd -n rpsa`` plays a whole match with real WebSocket clients."""
 
 from twisted.internet import defer, reactor
-from twisted.trial.unittest import TestCase
 
-from tests.daemon import Daemon
-from tests.wsclient import auto_throw, connect, of_type
+from tests.daemon import DaemonTestCase
+from tests.wsclient import connect, of_type, start_match
 
 GAME_STARTED, GAME_COMPLETE = 0, 1
 
 
-class LobbyMatchTests(TestCase):
+class LobbyMatchTests(DaemonTestCase):
     """A real daemon, two players and a spectator."""
 
-    timeout = 120
-
-    @defer.inlineCallbacks
-    def setUp(self):
-        self.daemon = Daemon(reactor, ["--tick", "0.02", "--reconnect-grace", "5"])
-        self.addCleanup(self._stop)
-        yield self.daemon.ready()
-
-    @defer.inlineCallbacks
-    def _stop(self):
-        exit_code, signal = yield self.daemon.stop()
-        self.assertEqual((exit_code, signal), (0, None), self.daemon.log)
-        self.assertIn("Server Shut Down", self.daemon.log)
+    daemon_args = ("--tick", "0.02", "--reconnect-grace", "5")
 
     @defer.inlineCallbacks
     def _play(self, host_url, guest_url, spectate_url):
@@ -35,13 +22,8 @@ class LobbyMatchTests(TestCase):
         spectator = yield connect(reactor, spectate_url)
         welcome = yield spectator.wait_for(of_type("welcome"))
         self.assertEqual(welcome["role"], "spectator")
-        # Players throw rock (host) and scissors (guest) on every weapon countdown.
-        for client, weapon in ((host, 0), (guest, 2)):
-            client.onMessage = auto_throw(client, weapon)
-        host.send_json({"type": "select_fighter", "characterId": "aru"})
-        guest.send_json({"type": "select_fighter", "characterId": "mai"})
-        host.send_json({"type": "start_battle"})
-        guest.send_json({"type": "start_battle"})
+        # The host throws rock and the guest scissors on every weapon countdown.
+        start_match([(host, "aru"), (guest, "mai")], throws=(0, 2))
         spectator.send_json({"type": "select_weapon", "index": 1})
         complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
         yield spectator.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))

@@ -7,7 +7,7 @@ from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
 from tests.daemon import Daemon, free_port_range, process_gone
-from tests.wsclient import auto_throw, connect, of_type
+from tests.wsclient import connect, of_type, start_match
 
 GAME_COMPLETE = 1
 
@@ -68,11 +68,7 @@ class MatchLauncherTests(TestCase):
         host = yield connect(reactor, ann["ws_url"].replace("localhost", "127.0.0.1"))
         spectator = yield connect(reactor, answer["spectate_url"].replace("localhost", "127.0.0.1"))
         yield spectator.wait_for(of_type("welcome"))
-        for client, weapon in ((host, 1), (guest, 0)):
-            client.onMessage = auto_throw(client, weapon)
-            client.send_json({"type": "select_fighter", "characterId": "man"})
-        host.send_json({"type": "start_battle"})
-        guest.send_json({"type": "start_battle"})
+        start_match([(host, "man"), (guest, "man")], throws=(1, 0))
         spectator.send_json({"type": "start_battle"})
         done = yield spectator.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
         self.assertEqual(done["eventData"]["data"], {"winnerId": "ann", "loserId": "ben"})

@@ -10,10 +10,9 @@ Without ``systemd-socket-activate`` the test fails rather than skips.
 import shutil
 
 from twisted.internet import defer, reactor
-from twisted.trial.unittest import TestCase
 
-from tests.daemon import Daemon
-from tests.wsclient import auto_throw, connect, of_type
+from tests.daemon import Daemon, DaemonTestCase
+from tests.wsclient import connect, of_type, start_match
 
 GAME_COMPLETE = 1
 FDNAME = "rpsa"
@@ -37,27 +36,17 @@ class SocketActivatedDaemon(Daemon):
         return self._activate, argv
 
 
-class SocketActivationTests(TestCase):
+class SocketActivationTests(DaemonTestCase):
     """rpsa serves HTTP and WebSocket play on a socket it did not open."""
 
-    timeout = 120
 
-    @defer.inlineCallbacks
-    def setUp(self):
+    def make_daemon(self):
         activate = shutil.which("systemd-socket-activate")
         if activate is None:
             self.fail("systemd-socket-activate not found: install it with "
                       "`apt-get update && apt-get install -y --no-install-recommends systemd` (.ci/run does)")
         # A systemd: listener counts as exposed: --dev allows it without an API key.
-        self.daemon = SocketActivatedDaemon(reactor, activate, ["--tick", "0.02", "--dev"])
-        self.addCleanup(self._stop)
-        yield self.daemon.ready()
-
-    @defer.inlineCallbacks
-    def _stop(self):
-        exit_code, signal = yield self.daemon.stop()
-        self.assertEqual((exit_code, signal), (0, None), self.daemon.log)
-        self.assertIn("Server Shut Down", self.daemon.log)
+        return SocketActivatedDaemon(reactor, activate, ["--tick", "0.02", "--dev"])
 
     @defer.inlineCallbacks
     def test_healthz_on_inherited_socket(self):
@@ -82,12 +71,7 @@ class SocketActivationTests(TestCase):
         guest = yield connect(reactor, joined["ws_url"])
         yield guest.wait_for(of_type("player_joined"))
         # Rock (host) beats scissors (guest) on every weapon countdown.
-        for client, weapon in ((host, 0), (guest, 2)):
-            client.onMessage = auto_throw(client, weapon)
-        host.send_json({"type": "select_fighter", "characterId": "aru"})
-        guest.send_json({"type": "select_fighter", "characterId": "mai"})
-        host.send_json({"type": "start_battle"})
-        guest.send_json({"type": "start_battle"})
+        start_match([(host, "aru"), (guest, "mai")], throws=(0, 2))
         complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
         codes = yield defer.gatherResults([host.closed, guest.closed])
 

@@ -103,3 +103,13 @@ def auto_throw(client, weapon):
             client.send_json({"type": "select_weapon", "index": weapon})
 
     return on_message
+
+
+def start_match(players, throws=None):
+    """Each ``(client, fighter)`` in ``players`` picks and sends start_battle; with ``throws``
+    (one weapon per player) each also throws its weapon on every WEAPON_COUNTDOWN."""
+    for n, (client, fighter) in enumerate(players):
+        if throws is not None:
+            client.onMessage = auto_throw(client, throws[n])
+        client.send_json({"type": "select_fighter", "characterId": fighter})
+        client.send_json({"type": "start_battle"})
