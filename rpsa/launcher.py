@@ -215,6 +215,16 @@ class MatchLauncher:
         return [entry.record for entry in self._live.values()] + list(reversed(self._recent.values()))
 
     @property
+    def max_matches(self) -> int:
+        """The most children (matches and warm ones) at once."""
+        return self._max_matches
+
+    @property
+    def warm(self) -> int:
+        """How many warm children the launcher keeps."""
+        return self._warm_target
+
+    @property
     def warm_ready(self) -> int:
         """How many warm children hold a port and wait for a match."""
         return len(self._warm_ready)

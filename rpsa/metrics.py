@@ -210,6 +210,19 @@ class Metrics(ServerHooks):
             matches.add_metric([state], count)
         yield matches
 
+        limits = GaugeMetricFamily("rpsa_limit", "Configured limits (--max-games, --max-matches, --warm-matches).",
+                                   labels=["limit"])
+        if self._lobby is not None:
+            limits.add_metric(["max_games"], self._lobby.max_games)
+        if self._launcher is not None:
+            limits.add_metric(["max_matches"], self._launcher.max_matches)
+            limits.add_metric(["warm_matches"], self._launcher.warm)
+        yield limits
+
+        if self._launcher is not None:
+            yield GaugeMetricFamily("rpsa_warm_matches_ready", "Warm match children holding a port, waiting for a match.",
+                                    value=self._launcher.warm_ready)
+
         yield CounterMetricFamily("rpsa_matches_launched_total", "Match children launched.", value=self._launched)
 
         failures = CounterMetricFamily(

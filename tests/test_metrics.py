@@ -38,6 +38,8 @@ class FakeGame:
 class FakeLobby:
     """A lobby as the collector sees it: ``games``, a dict of games."""
 
+    max_games = 10000
+
     def __init__(self, *states):
         self.games = {str(i): FakeGame(state) for i, state in enumerate(states)}
 
@@ -51,6 +53,10 @@ class FakeRecord:
 
 class FakeLauncher:
     """A launcher as the collector sees it: ``list()`` of records."""
+
+    max_matches = 100
+    warm = 4
+    warm_ready = 3
 
     def __init__(self, *states):
         self.records = [FakeRecord(state) for state in states]
@@ -113,6 +119,7 @@ class RegistryTests(SynchronousTestCase):
                 "rpsa_games": "gauge",
                 "rpsa_connections": "gauge",
                 "rpsa_matches": "gauge",
+                "rpsa_limit": "gauge",
                 "rpsa_matches_launched": "counter",
                 "rpsa_launch_failures": "counter",
                 "rpsa_messages_received": "counter",
@@ -457,3 +464,16 @@ class ResourceTests(SynchronousTestCase):
         request.method, request.uri, request.path, request.clientproto = b"GET", b"/metrics", b"/metrics", b"HTTP/1.1"
         site.log(request)
         self.assertEqual(written, [])
+
+
+class LimitTests(SynchronousTestCase):
+    """The configured limits and the warm pool are exported, so alerts need not hard-code them."""
+
+    def test_limits_and_warm_pool(self):
+        """rpsa_limit carries max_games, max_matches and warm_matches; rpsa_warm_matches_ready the pool."""
+        metrics = Metrics()
+        metrics.attach(lobby=FakeLobby(), launcher=FakeLauncher())
+        families = scrape(metrics)
+        self.assertEqual(by_label(families["rpsa_limit"], "limit"),
+                         {"max_games": 10000, "max_matches": 100, "warm_matches": 4})
+        self.assertEqual(samples(families["rpsa_warm_matches_ready"]), {frozenset(): 3})
