@@ -74,6 +74,10 @@ class MatchAPI:
         try:
             record = yield self.launcher.launch(launch_request)
         except LaunchError as e:
+            if e.code == "match_exists" and existing is not None:
+                # The match has ended but its child is still exiting: the id frees up in a moment.
+                raise APIError(409, "match_ending", f"match {match_id} has just ended ({existing.state}); "
+                                                    "its server is still stopping: retry in a few seconds") from None
             if status == 201 and self._on_launch_failed is not None:
                 self._on_launch_failed(e.code)  # counted once, not for a repeated PUT
             raise

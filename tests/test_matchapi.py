@@ -132,6 +132,15 @@ class PutTests(MatchAPITestCase):
         self.assertEqual(status, 201)
         self.assertNotEqual(first["players"][0]["token"], second["players"][0]["token"])
 
+    def test_ended_but_still_stopping(self):
+        """A PUT while the ended match's child is still exiting is 409 match_ending, not counted as a failure."""
+        self.call("PUT", "/api/match", body())
+        self.launcher.records["m1"].state = "ended"
+        self.launcher.failure = LaunchError("match_exists", "match m1 is running with another request", 409)
+        status, answer = self.call("PUT", "/api/match", body())
+        self.assertEqual((status, answer["error"]["code"]), (409, "match_ending"))
+        self.assertEqual(self.failures, [])
+
     def test_bad_bodies(self):
         """Each malformed field is 400 bad_field, and nothing is launched."""
         players2 = [{"user_id": "a", "username": "A"}, {"user_id": "a", "username": "B"}]
