@@ -469,10 +469,8 @@ class MatchLauncher:
         for child in warm:
             child.cancelTimer()
             child.state = "stopping"
-            d = maybeDeferred(child.process.terminate, self._kill_grace)
-            d.addTimeout(2 * self._kill_grace, self._reactor)
-            d.addErrback(self._warmStopFailed, child)
-            waits.append(d)
+            waits.append(self._terminateBounded(
+                lambda process=child.process: process.terminate(self._kill_grace), child.process.name, child.process.pid))
         return DeferredList(waits).addCallback(lambda _: None)
 
     def _fillWarm(self) -> None:
@@ -586,18 +584,6 @@ class MatchLauncher:
         self._warm_retry = None
         self._fillWarm()
 
-    def _warmStopFailed(self, failure: Failure, child: _Warm) -> None:
-        if failure.check(TimeoutError):
-            log.error(
-                "{name}: warm child {pid} did not end after SIGKILL; giving up on it",
-                name=child.process.name,
-                pid=child.process.pid,
-            )
-        else:
-            log.failure(
-                "{name}: stopping warm child {pid} failed", failure, name=child.process.name, pid=child.process.pid
-            )
-
     # -- stopping ---------------------------------------------------------------
 
     def stop(self, match_id: str) -> Deferred:
@@ -624,9 +610,13 @@ class MatchLauncher:
 
     def _stopEntry(self, entry: _Match) -> Deferred:
         """Stop ``entry``'s child; the Deferred never fails and fires within ``2 * kill_grace``."""
-        d = maybeDeferred(self._terminate, entry)
+        return self._terminateBounded(lambda: self._terminate(entry), entry.process.name, entry.record.pid)
+
+    def _terminateBounded(self, terminate, name: str, pid) -> Deferred:
+        """Run ``terminate()`` (TERM, then KILL); fires within ``2 * kill_grace``, never fails (failures logged)."""
+        d = maybeDeferred(terminate)
         d.addTimeout(2 * self._kill_grace, self._reactor)
-        d.addErrback(self._stopFailed, entry)
+        d.addErrback(self._stopFailed, name, pid)
         return d
 
     def _terminate(self, entry: _Match) -> Deferred:
@@ -636,17 +626,8 @@ class MatchLauncher:
             self._failLaunch(entry, error, state="ended", reason="stopped")
         return entry.process.terminate(self._kill_grace)
 
-    def _stopFailed(self, failure: Failure, entry: _Match) -> None:
+    def _stopFailed(self, failure: Failure, name: str, pid) -> None:
         if failure.check(TimeoutError):
-            log.error(
-                "match {match_id}: child {pid} did not end after SIGKILL; giving up on it",
-                match_id=entry.record.match_id,
-                pid=entry.record.pid,
-            )
+            log.error("{name}: child {pid} did not end after SIGKILL; giving up on it", name=name, pid=pid)
         else:
-            log.failure(
-                "match {match_id}: stopping child {pid} failed",
-                failure,
-                match_id=entry.record.match_id,
-                pid=entry.record.pid,
-            )
+            log.failure("{name}: stopping child {pid} failed", failure, name=name, pid=pid)
