@@ -1,4 +1,4 @@
-"""``twistd -ny rpsa.tac``: the ``twistd rpsa`` service, configured from RPSA_* variables (see rpsa.envconfig)."""
+"""``twistd -ny rpsa.tac``: the ``twistd rpsa`` service, configured from RPSA_* variables (see rpsa.daemon.envconfig)."""
 
 import os
 import sys
@@ -6,8 +6,8 @@ import sys
 from twisted.application import service
 from twisted.python import usage
 
-from rpsa.envconfig import options_from_env
-from rpsa.tap import makeService
+from rpsa.daemon.envconfig import options_from_env
+from rpsa.daemon.tap import makeService
 
 try:
     options = options_from_env(os.environ)

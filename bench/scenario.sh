@@ -119,7 +119,7 @@ if [ "$NAME" = launch ]; then
     kill -9 "$SPID" 2>/dev/null || true
     wait "$SPID" 2>/dev/null || true
     for k in $kids; do
-      if grep -qs rpsa.match "/proc/$k/cmdline"; then echo "stopping leftover match child $k"; kill -9 "$k" 2>/dev/null || true; fi
+      if grep -qs rpsa.matches.child "/proc/$k/cmdline"; then echo "stopping leftover match child $k"; kill -9 "$k" 2>/dev/null || true; fi
     done
     SPID=""
   }

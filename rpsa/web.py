@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from twisted.web.server import Request, Site
 
-from rpsa.logs import access_log_formatter
+from rpsa.daemon.logs import access_log_formatter
 
 MAX_BODY_BYTES = 16 * 1024
 HTTP_IDLE_TIMEOUT = 60  # seconds an idle keep-alive HTTP connection is kept (Twisted's default: 12 hours)

@@ -1,8 +1,8 @@
 """Test doubles shared by the session and WebSocket tests.
 
-- L{FakeConnection} stands in for L{rpsa.websocket.GameConnection} in front of
-  a L{rpsa.session.GameSession}.  Sessions are created through
-  L{rpsa.lobby.Lobby.create}, so they have a real Autobahn factory and
+- L{FakeConnection} stands in for L{rpsa.play.websocket.GameConnection} in front of
+  a L{rpsa.play.session.GameSession}.  Sessions are created through
+  L{rpsa.lobby.games.Lobby.create}, so they have a real Autobahn factory and
   broadcasts arrive as Autobahn C{PreparedMessage}s: the fake decodes their
   C{payload} (the unframed JSON text), and decodes C{send_message} dicts from
   their wire encoding, so a test sees exactly the JSON a client would.
@@ -18,11 +18,11 @@ from autobahn.twisted.websocket import WebSocketClientProtocol
 from autobahn.websocket.protocol import PreparedMessage
 from twisted.internet import defer
 
-from rpsa import wire
-from rpsa.hooks import ServerHooks
-from rpsa.lobby import Lobby
-from rpsa.settings import GameSettings
-from rpsa.ticker import TickScheduler
+from rpsa.play import wire
+from rpsa.play.hooks import ServerHooks
+from rpsa.lobby.games import Lobby
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
 
 
 def make_lobby(clock, hooks=None, **settings):

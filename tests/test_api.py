@@ -1,6 +1,6 @@
 """The lobby's HTTP API and the original server's routes, driven in memory with StubTreq.
 
-Every test builds a fresh :class:`~rpsa.lobby.Lobby` on a
+Every test builds a fresh :class:`~rpsa.lobby.games.Lobby` on a
 :class:`~twisted.internet.task.Clock` and talks to ``LobbyAPI(...).resource()``
 through :class:`treq.testing.StubTreq`: no sockets, no real reactor.
 """
@@ -12,12 +12,14 @@ from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa import web, wire
-from rpsa.api import LobbyAPI
-from rpsa.lobby import Lobby
+from rpsa import web
+
+from rpsa.play import wire
+from rpsa.lobby.api import LobbyAPI
+from rpsa.lobby.games import Lobby
 from rpsa.rules import FIGHTERS
-from rpsa.settings import GameSettings
-from rpsa.ticker import TickScheduler
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
 from rpsa.web import MAX_BODY_BYTES, AccessPolicy, URLBuilder
 
 BASE = "http://games.test:8080"

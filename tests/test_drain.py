@@ -6,9 +6,9 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa import wire
-from rpsa.drain import Drainer
-from rpsa.tap import GameServerService
+from rpsa.play import wire
+from rpsa.daemon.drain import Drainer
+from rpsa.daemon.tap import GameServerService
 from tests.fakes import FakeConnection, make_lobby
 
 

@@ -5,7 +5,7 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.replay import replay_match
+from rpsa.tools.replay import replay_match
 
 RECORDINGS = os.path.join(os.path.dirname(__file__), "data", "engine-transcripts.jsonl")
 

@@ -3,7 +3,7 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.heartbeat import Heartbeat
+from rpsa.play.heartbeat import Heartbeat
 
 
 class FakeConnection:

@@ -1,11 +1,11 @@
-"""Tests for rpsa.launcher and rpsa.childproto: match children, driven by a fake process reactor.
+"""Tests for rpsa.matches.launcher and rpsa.matches.process: match children, driven by a fake process reactor.
 
 The fake reactor is in the style of ``twisted.runner.test.test_procmon``: its
 ``spawnProcess`` records the call and returns a :class:`FakeProcess` through
 which a test plays the child (its stdout, stderr and exit).  The warm pool
 (``MatchLauncher(warm=N)``) is tested here on the same fakes; a few tests at
 the end run real child processes (and ``tests.test_warm_pool`` runs the real
-``rpsa.match`` child in the warm pool).
+``rpsa.matches.child`` child in the warm pool).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from twisted.python.failure import Failure
 from twisted.python.runtime import platform
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from rpsa.childproto import MAX_LINE, MAX_MESSAGE, MAX_STDERR_LINES, LineBuffer, parse_line
-from rpsa.launcher import WARM_RETRY_MAX, WARM_RETRY_MIN, LaunchError, MatchLauncher
+from rpsa.matches.process import MAX_LINE, MAX_MESSAGE, MAX_STDERR_LINES, LineBuffer, parse_line
+from rpsa.matches.launcher import WARM_RETRY_MAX, WARM_RETRY_MIN, LaunchError, MatchLauncher
 
 CONFIG = {
     "ports": [9000, 9099],
@@ -198,10 +198,10 @@ class SpawnTests(LauncherTestCase):
     """How a child is spawned and what it is told."""
 
     def test_argv_and_child_fds(self):
-        """The child runs ``python -m rpsa.match`` with stdin writable and stdout/stderr readable."""
+        """The child runs ``python -m rpsa.matches.child`` with stdin writable and stdout/stderr readable."""
         _, process = self.launch()
         self.assertEqual(process.executable, "/usr/bin/python3")
-        self.assertEqual(process.args, ["/usr/bin/python3", "-m", "rpsa.match"])
+        self.assertEqual(process.args, ["/usr/bin/python3", "-m", "rpsa.matches.child"])
         self.assertEqual(process.childFDs, {0: "w", 1: "r", 2: "r"})
 
     def test_env_is_explicit_copy(self):
@@ -400,12 +400,12 @@ class LaunchFailureTests(LauncherTestCase):
     def test_exit_before_port(self):
         """A child that exits before its port line fails the launch with child_exited and its last stderr line."""
         results, process = self.launch()
-        process.err(b"Traceback (most recent call last):\nModuleNotFoundError: No module named 'rpsa.match'\n")
+        process.err(b"Traceback (most recent call last):\nModuleNotFoundError: No module named 'rpsa.matches.child'\n")
         process.exit(1)
         error = self.launchError(results)
         self.assertEqual((error.code, error.status), ("child_exited", 503))
         self.assertIn("exit code 1", error.message)
-        self.assertIn("No module named 'rpsa.match'", error.message)
+        self.assertIn("No module named 'rpsa.matches.child'", error.message)
         self.assertEqual(process.signals, [])
         self.assertRetired("child_exited")
 
@@ -733,7 +733,7 @@ class WarmPoolTests(LauncherTestCase):
         children = self.startPool(warm=2)
         self.assertEqual(len(children), 2)
         for child in children:
-            self.assertEqual(child.args, ["/usr/bin/python3", "-m", "rpsa.match"])
+            self.assertEqual(child.args, ["/usr/bin/python3", "-m", "rpsa.matches.child"])
             self.assertEqual(child.childFDs, {0: "w", 1: "r", 2: "r"})
             self.assertEqual(child.stdin_lines(), [CONFIG])
         self.assertEqual(self.launcher.warm_ready, 0)
@@ -1075,7 +1075,7 @@ class ParsingTests(SynchronousTestCase):
 
 FAKE_CHILD = """\
 #!{python}
-# A stand-in for ``python -m rpsa.match``; FAKE_CHILD_MODE picks its behaviour.
+# A stand-in for ``python -m rpsa.matches.child``; FAKE_CHILD_MODE picks its behaviour.
 import json, os, signal, sys
 
 config = json.loads(sys.stdin.readline())
@@ -1095,7 +1095,7 @@ sys.stdin.read()  # until EOF, which never comes while the daemon lives
 
 
 class RealChildTests(TestCase):
-    """The launcher with real child processes on the real reactor (a fake child script stands in for rpsa.match)."""
+    """The launcher with real child processes on the real reactor (a fake child script stands in for rpsa.matches.child)."""
 
     if not platform.isLinux() and not platform.isMacOSX():
         skip = "needs POSIX processes and signals"

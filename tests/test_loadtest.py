@@ -1,4 +1,4 @@
-"""Tests of ``rpsa.loadtest``: its pure statistics, its options and its report on tiny runs.
+"""Tests of ``rpsa.tools.loadtest``: its pure statistics, its options and its report on tiny runs.
 
 The statistics (percentiles, tick jitter, /proc parsing, the report) are checked
 against hand-made inputs; the tool as a whole is run against a tiny in-process
@@ -18,7 +18,7 @@ from twisted.protocols.policies import WrappingFactory
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web import resource, server
 
-from rpsa import loadtest as lt
+from rpsa.tools import loadtest as lt
 from tests.support import child_env, python_command
 
 TICK_MS = 10
@@ -283,7 +283,7 @@ class ProcTests(SynchronousTestCase):
 def sample_report(**over):
     """A made-up JSON report with every key the tool writes."""
     r = {
-        "tool": "rpsa.loadtest", "label": "t1", "mode": "steady", "routes": "compat", "games": 200, "ramp": 10.0,
+        "tool": "rpsa.tools.loadtest", "label": "t1", "mode": "steady", "routes": "compat", "games": 200, "ramp": 10.0,
         "rampS": 20.0, "settleS": 5.0, "measureS": 20.0, "tickMs": 1000.0, "http": "http://127.0.0.1:8080",
         "ws": "ws://127.0.0.1:8085", "hardStop": False, "startedAt": "2026-01-01T00:00:00.000+00:00",
         "windowS": 20.0, "started": 200, "completed": 3, "completedInWindow": 1,
@@ -397,8 +397,8 @@ class OptionTests(SynchronousTestCase):
         self.assertRejected(["--json", "/nonexistent/dir/out.jsonl"], "--json")
 
     def test_usage_error_exit_status(self):
-        """``python -m rpsa.loadtest`` with a bad option exits 2 and says why on stderr."""
-        proc = subprocess.run(python_command("-m", "rpsa.loadtest", "--games", "0"), env=child_env(),
+        """``python -m rpsa.tools.loadtest`` with a bad option exits 2 and says why on stderr."""
+        proc = subprocess.run(python_command("-m", "rpsa.tools.loadtest", "--games", "0"), env=child_env(),
                               capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--games", proc.stderr)

@@ -1,4 +1,4 @@
-"""rpsa.logs: JSON log lines, the observer handed to twistd, and the redaction of secrets."""
+"""rpsa.daemon.logs: JSON log lines, the observer handed to twistd, and the redaction of secrets."""
 
 import io
 import json
@@ -25,9 +25,9 @@ from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
 from twisted.web.test.requesthelper import DummyChannel
 
-from rpsa import logs
-from rpsa.logs import REDACTED, Redactor, RedactingObserver
-from rpsa.logs import access_log_formatter
+from rpsa.daemon import logs
+from rpsa.daemon.logs import REDACTED, Redactor, RedactingObserver
+from rpsa.daemon.logs import access_log_formatter
 from rpsa.web import make_site
 from tests.support import child_env
 
@@ -262,7 +262,7 @@ class TwistdObserverTests(SynchronousTestCase):
                 "from twisted.application import service\n"
                 "from twisted.internet import reactor\n"
                 "from twisted.logger import Logger\n"
-                "from rpsa import logs\n"
+                "from rpsa.daemon import logs\n"
                 f"logs.register_secret({API_KEY!r})\n"
                 "Logger(namespace='tac').info('built: key {key}, {url}',\n"
                 f"    key={API_KEY!r}, url='/ws?token={SECRET}')\n"

@@ -7,12 +7,12 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.api import LobbyAPI
-from rpsa.launcher import LaunchError, MatchRecord
-from rpsa.lobby import Lobby
-from rpsa.matchapi import MatchAPI
-from rpsa.settings import GameSettings
-from rpsa.ticker import TickScheduler
+from rpsa.lobby.api import LobbyAPI
+from rpsa.matches.launcher import LaunchError, MatchRecord
+from rpsa.lobby.games import Lobby
+from rpsa.matches.api import MatchAPI
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder
 
 KEY = "the-key"

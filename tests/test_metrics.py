@@ -1,4 +1,4 @@
-"""rpsa.metrics: the hooks' counters, the scrape-time gauges, route templates and /metrics.
+"""rpsa.daemon.metrics: the hooks' counters, the scrape-time gauges, route templates and /metrics.
 
 Every test renders the exposition text and parses it back with
 ``prometheus_client.parser``, so what is asserted is what Prometheus reads.
@@ -13,10 +13,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, UnsupportedMethod
 from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
-from rpsa import metrics as metrics_module
-from rpsa.hooks import ServerHooks
-from rpsa.metrics import MAX_FAILURE_REASONS, Metrics, MetricsResource, metrics_site, route_of
-from rpsa.ticker import TickScheduler
+from rpsa.daemon import metrics as metrics_module
+from rpsa.play.hooks import ServerHooks
+from rpsa.daemon.metrics import MAX_FAILURE_REASONS, Metrics, MetricsResource, metrics_site, route_of
+from rpsa.play.ticker import TickScheduler
 from rpsa.web import make_site
 from tests.fakes import make_lobby
 

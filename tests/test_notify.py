@@ -1,4 +1,4 @@
-"""Tests for rpsa.notify: delivering events with retries, against treq's StubTreq and a Clock."""
+"""Tests for rpsa.matches.notify: delivering events with retries, against treq's StubTreq and a Clock."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseNeverReceived
 from treq.testing import StringStubbingResource, StubTreq
 
-from rpsa.notify import Notifier
+from rpsa.matches.notify import Notifier
 
 URL = "https://lobby.example/rpsa/events"
 EVENT = {"event": "match_ready", "match_id": "m1", "port": 9000, "spectate_url": "wss://example/m1"}

@@ -8,7 +8,7 @@ import sys
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.replay import main, replay_lines
+from rpsa.tools.replay import main, replay_lines
 from tests.support import child_env
 
 RECORDINGS = os.path.join(os.path.dirname(__file__), "data", "engine-transcripts.jsonl")
@@ -109,12 +109,12 @@ class ReplayLinesTests(SynchronousTestCase):
 
 
 class ReplayCommandTests(SynchronousTestCase):
-    """``python -m rpsa.replay`` as a real process."""
+    """``python -m rpsa.tools.replay`` as a real process."""
 
     def test_replays_all_recordings(self):
         """The command replays all 60 recordings, one line each, and exits 0."""
         proc = subprocess.run(
-            [sys.executable, "-m", "rpsa.replay", RECORDINGS],
+            [sys.executable, "-m", "rpsa.tools.replay", RECORDINGS],
             capture_output=True, text=True, timeout=120, env=child_env(),
         )
         self.assertEqual(proc.returncode, 0, proc.stderr)

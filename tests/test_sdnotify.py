@@ -8,7 +8,7 @@ import uuid
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
-from rpsa.sdnotify import SystemdNotifier, status_text
+from rpsa.daemon.sdnotify import SystemdNotifier, status_text
 
 
 class FakeSystemd:

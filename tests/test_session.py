@@ -1,6 +1,6 @@
-"""Tests for L{rpsa.session.GameSession} and L{rpsa.lobby.Lobby}: the wire flow of a game.
+"""Tests for L{rpsa.play.session.GameSession} and L{rpsa.lobby.games.Lobby}: the wire flow of a game.
 
-Sessions are created through L{rpsa.lobby.Lobby.create}/L{rpsa.lobby.Lobby.join}
+Sessions are created through L{rpsa.lobby.games.Lobby.create}/L{rpsa.lobby.games.Lobby.join}
 on a L{twisted.internet.task.Clock}, so each has its real Autobahn factory;
 connections are L{tests.fakes.FakeConnection}s, which decode the
 C{PreparedMessage} payloads a session broadcasts.  A fake connection's close is
@@ -13,8 +13,8 @@ import json
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa import wire
-from rpsa.lobby import NoSuchGame
+from rpsa.play import wire
+from rpsa.lobby.games import NoSuchGame
 from rpsa.rules import Game, GameEventType, RoundEventType
 from tests.fakes import FakeConnection, make_lobby, of_type
 

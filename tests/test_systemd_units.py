@@ -14,8 +14,9 @@ import tempfile
 from twisted.trial.unittest import SynchronousTestCase as TestCase
 
 import tests
-from rpsa import envconfig, listeners
-from rpsa.tap import Options
+from rpsa.daemon import envconfig
+from rpsa.daemon import listeners
+from rpsa.daemon.tap import Options
 
 UNITS = os.path.abspath(os.path.join(os.path.dirname(tests.__file__), "..", "systemd"))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")

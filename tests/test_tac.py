@@ -9,9 +9,9 @@ from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
 import tests
-from rpsa import envconfig
-from rpsa.envconfig import FLAG, PARAMETER, REPEATABLE, argv_from_env, env_options, options_from_env
-from rpsa.tap import DEFAULT_LISTEN, Options
+from rpsa.daemon import envconfig
+from rpsa.daemon.envconfig import FLAG, PARAMETER, REPEATABLE, argv_from_env, env_options, options_from_env
+from rpsa.daemon.tap import DEFAULT_LISTEN, Options
 from tests.daemon import Daemon, _DaemonProtocol, free_port
 from tests.support import child_env
 

@@ -8,14 +8,14 @@ from twisted.application.service import IServiceMaker
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa import tap
+from rpsa.daemon import tap
 
 
 class PluginTests(SynchronousTestCase):
-    """The plugin is discoverable and points at rpsa.tap."""
+    """The plugin is discoverable and points at rpsa.daemon.tap."""
 
     def test_plugin_registered(self):
-        """getPlugins(IServiceMaker) finds a maker named rpsa whose options are rpsa.tap's."""
+        """getPlugins(IServiceMaker) finds a maker named rpsa whose options are rpsa.daemon.tap's."""
         makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
         self.assertIn("rpsa", makers)
         self.assertIs(makers["rpsa"].options, tap.Options)

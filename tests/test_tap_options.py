@@ -1,4 +1,4 @@
-"""``twistd rpsa`` options (rpsa.tap.Options), listener locality (rpsa.listeners) and makeService."""
+"""``twistd rpsa`` options (rpsa.daemon.tap.Options), listener locality (rpsa.daemon.listeners) and makeService."""
 
 import signal
 
@@ -11,9 +11,9 @@ from twisted.python import usage
 from twisted.python.systemd import ListenFDs
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa import tap
-from rpsa.listeners import is_local, split_endpoint
-from rpsa.settings import GameSettings
+from rpsa.daemon import tap
+from rpsa.daemon.listeners import is_local, split_endpoint
+from rpsa.play.settings import GameSettings
 from rpsa.web import BoundedRequest
 
 LOOPBACK = "tcp:8080:interface=127.0.0.1"
@@ -209,7 +209,7 @@ class OpenAPITests(OptionsTestCase):
 
 
 class ListenerTests(SynchronousTestCase):
-    """rpsa.listeners."""
+    """rpsa.daemon.listeners."""
 
     def test_split_endpoint(self):
         """Kind (lowercased), positional arguments and keywords, with backslash escapes."""

@@ -1,4 +1,4 @@
-"""Tests for L{rpsa.ticker.TickScheduler}, driven by a L{twisted.internet.task.Clock}.
+"""Tests for L{rpsa.play.ticker.TickScheduler}, driven by a L{twisted.internet.task.Clock}.
 
 Every interval and offset used here is a multiple of 1/4, so the clock's float
 arithmetic is exact and tick times can be compared with C{assertEqual}.
@@ -7,7 +7,7 @@ arithmetic is exact and tick times can be compared with C{assertEqual}.
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.ticker import TickScheduler
+from rpsa.play.ticker import TickScheduler
 
 INTERVAL = 1.0
 

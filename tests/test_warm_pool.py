@@ -1,6 +1,6 @@
-"""The warm pool with the real ``rpsa.match`` child: a launch answered by a child that already holds its port.
+"""The warm pool with the real ``rpsa.matches.child`` child: a launch answered by a child that already holds its port.
 
-The launcher runs on the real reactor and spawns ``python -m rpsa.match``
+The launcher runs on the real reactor and spawns ``python -m rpsa.matches.child``
 (this interpreter, importing the rpsa under test) on a small range of free
 127.0.0.1 ports.
 """
@@ -13,8 +13,8 @@ from twisted.internet import defer, reactor, task
 from twisted.python.runtime import platform
 from twisted.trial.unittest import TestCase
 
-from rpsa.launcher import MatchLauncher
-from rpsa.settings import GameSettings
+from rpsa.matches.launcher import MatchLauncher
+from rpsa.play.settings import GameSettings
 from tests.daemon import free_port_range, process_gone
 from tests.support import child_env
 from tests.wsclient import connect, of_type
@@ -42,7 +42,7 @@ def sleep(seconds):
 
 
 class RealWarmPoolTests(TestCase):
-    """A launcher with one warm ``rpsa.match`` child on real ports."""
+    """A launcher with one warm ``rpsa.matches.child`` child on real ports."""
 
     if not platform.isLinux():
         skip = "needs /proc to check that children are gone"

@@ -1,7 +1,7 @@
-"""Tests for L{rpsa.websocket}: the real Autobahn protocol of a game, over in-memory transports.
+"""Tests for L{rpsa.play.websocket}: the real Autobahn protocol of a game, over in-memory transports.
 
-Each test creates a game with L{rpsa.lobby.Lobby.create}, which gives the
-session its L{rpsa.websocket.GameConnectionFactory}, and connects Autobahn
+Each test creates a game with L{rpsa.lobby.games.Lobby.create}, which gives the
+session its L{rpsa.play.websocket.GameConnectionFactory}, and connects Autobahn
 clients to it with C{autobahn.twisted.testing.create_memory_agent}: the memory
 agent builds the server side with the game's factory, and the pumper moves the
 bytes both ways from the real reactor every 0.1 s.
@@ -16,9 +16,9 @@ from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 from txaio.testutil import replace_loop
 
-from rpsa import wire
+from rpsa.play import wire
 from rpsa.rules import GameEventType, RoundEventType
-from rpsa.websocket import GameConnectionFactory
+from rpsa.play.websocket import GameConnectionFactory
 from tests.fakes import RecordingClient, RecordingHooks, make_lobby, of_type
 
 

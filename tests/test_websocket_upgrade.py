@@ -6,12 +6,12 @@ import weakref
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
-from rpsa.api import LobbyAPI
-from rpsa.lobby import Lobby
-from rpsa.settings import GameSettings
-from rpsa.ticker import TickScheduler
+from rpsa.lobby.api import LobbyAPI
+from rpsa.lobby.games import Lobby
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
-from rpsa.websocket import GameWebSocketResource
+from rpsa.play.websocket import GameWebSocketResource
 from tests.wsclient import connect, of_type
 
 

@@ -2,7 +2,7 @@
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa import wire
+from rpsa.play import wire
 from rpsa.rules.events import GameEventType, RoundEventType, game_event, round_event, state_change
 
 

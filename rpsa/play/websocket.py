@@ -1,6 +1,6 @@
 """Autobahn WebSocket connections of one game: handshake checks, limits, pings.
 
-Each :class:`~rpsa.session.GameSession` gets its own factory (built by
+Each :class:`~rpsa.play.session.GameSession` gets its own factory (built by
 :func:`make_factory`); the protocol checks the seat token at the handshake,
 enforces the size and rate limits, and hands every message to the session.
 """
@@ -14,9 +14,9 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
-from rpsa import wire
-from rpsa.heartbeat import Heartbeat
-from rpsa.hooks import ServerHooks
+from rpsa.play import wire
+from rpsa.play.heartbeat import Heartbeat
+from rpsa.play.hooks import ServerHooks
 
 log = Logger()
 
@@ -134,7 +134,7 @@ class GameConnection(WebSocketServerProtocol):
 
     # -- what the session calls ------------------------------------------------
 
-    heard = True  # data arrived since the heartbeat's last beat (rpsa.heartbeat)
+    heard = True  # data arrived since the heartbeat's last beat (rpsa.play.heartbeat)
     pinged = False
 
     def dataReceived(self, data):
@@ -192,7 +192,7 @@ def _first(values) -> Optional[str]:
 
 
 class GameConnectionFactory(WebSocketServerFactory):
-    """The factory of one game's connections; ``hooks`` is a :class:`~rpsa.hooks.ServerHooks`."""
+    """The factory of one game's connections; ``hooks`` is a :class:`~rpsa.play.hooks.ServerHooks`."""
 
     protocol = GameConnection
 
@@ -205,7 +205,7 @@ class GameConnectionFactory(WebSocketServerFactory):
         self.setProtocolOptions(
             maxMessagePayloadSize=settings.max_message_bytes,
             maxFramePayloadSize=settings.max_message_bytes,
-            autoPingInterval=0,  # rpsa.heartbeat pings instead: one timer for every connection
+            autoPingInterval=0,  # rpsa.play.heartbeat pings instead: one timer for every connection
             openHandshakeTimeout=10,
             closeHandshakeTimeout=2,
             trustXForwardedFor=0,

@@ -1,4 +1,4 @@
-"""Replay recorded matches through the rules engine: ``python -m rpsa.replay FILE``.
+"""Replay recorded matches through the rules engine: ``python -m rpsa.tools.replay FILE``.
 
 Each input line is a JSON object with at least ``name``, ``fighters``,
 ``num_rounds``, ``botch_damages`` and ``inputs`` (other keys are ignored).  Each
@@ -133,7 +133,7 @@ def replay_lines(lines: Iterable[str], out: TextIO, err: TextIO) -> int:
 def main(argv=None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(
-        prog="python -m rpsa.replay",
+        prog="python -m rpsa.tools.replay",
         description="Replay recorded RPSA matches (JSON lines) through the rules engine.",
     )
     parser.add_argument("file", help="a file of match records, one JSON object a line ('-' for stdin)")

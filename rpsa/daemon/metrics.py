@@ -37,7 +37,7 @@ from prometheus_client.utils import floatToGoString
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from rpsa.hooks import ServerHooks
+from rpsa.play.hooks import ServerHooks
 
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
 MATCH_STATES = ("starting", "waiting", "playing")

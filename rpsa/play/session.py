@@ -4,7 +4,7 @@ A :class:`GameSession` knows nothing of HTTP or of how it was created.  Its
 *owner* (the lobby, or a match child) decides what happens when a seat is lost
 for good, and hears about every change.  Connections are anything with
 ``send(prepared)``, ``send_message(dict)`` and ``close(code, reason)`` (see
-:mod:`rpsa.websocket`).
+:mod:`rpsa.play.websocket`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from twisted.logger import Logger
 
-from rpsa import wire
+from rpsa.play import wire
 from rpsa.rules import Game, GameState, RoundEventType, RulesError
 from rpsa.rules.events import ROUND_EVENT
-from rpsa.settings import GameSettings
+from rpsa.play.settings import GameSettings
 
 log = Logger()
 
@@ -110,7 +110,7 @@ class GameSession:
         self.seats: List[Seat] = []
         self.spectators: Set[Any] = set()
         self.closed = False
-        self.factory = None  # the WebSocket factory serving this game (set by rpsa.websocket)
+        self.factory = None  # the WebSocket factory serving this game (set by rpsa.play.websocket)
         self._close_timer = None
 
     # -- seats -------------------------------------------------------------

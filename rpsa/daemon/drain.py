@@ -12,7 +12,7 @@ from __future__ import annotations
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from rpsa import wire
+from rpsa.play import wire
 from rpsa.rules import GameState
 
 log = Logger()

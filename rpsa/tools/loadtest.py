@@ -1,4 +1,4 @@
-"""Load-test an RPSA server: ``python -m rpsa.loadtest`` (console script ``rpsa-loadtest``).
+"""Load-test an RPSA server: ``python -m rpsa.tools.loadtest`` (console script ``rpsa-loadtest``).
 
 The tool plays N concurrent two-player games against a server and reports what
 it saw.  Its figures are computed exactly as the reference Node generator
@@ -69,7 +69,7 @@ from twisted.logger import Logger
 from twisted.web.client import Agent, HTTPConnectionPool
 from treq.client import HTTPClient
 
-log = Logger(namespace="rpsa.loadtest")
+log = Logger(namespace="rpsa.tools.loadtest")
 
 FIGHTERS = ("aru", "man", "hog", "rad", "mai")
 
@@ -451,9 +451,9 @@ def _positive_float(s: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m rpsa.loadtest``."""
+    """The argument parser of ``python -m rpsa.tools.loadtest``."""
     p = _Parser(
-        prog="python -m rpsa.loadtest",
+        prog="python -m rpsa.tools.loadtest",
         description="Play N concurrent RPSA games against a server and report tick jitter, errors, "
         "HTTP latency and CPU/RSS (figures computed as bench/loadgen.js does).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -1343,7 +1343,7 @@ class LoadTest:
         lag = sorted(self.lag.samples)
         me = self.proc.read(os.getpid())
         res: Dict[str, Any] = {
-            "tool": "rpsa.loadtest",
+            "tool": "rpsa.tools.loadtest",
             "label": cfg.label,
             "mode": cfg.mode,
             "routes": "compat" if cfg.compat else "native",
@@ -1423,14 +1423,14 @@ def _run(reactor, cfg) -> defer.Deferred:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Entry point of ``python -m rpsa.loadtest`` and the ``rpsa-loadtest`` console script."""
+    """Entry point of ``python -m rpsa.tools.loadtest`` and the ``rpsa-loadtest`` console script."""
     if argv is None:
         argv = sys.argv[1:]
     try:
         cfg = parse_options(argv)
     except OptionsError as e:
         build_parser().print_usage(sys.stderr)
-        sys.stderr.write(f"rpsa.loadtest: error: {e}\n")
+        sys.stderr.write(f"rpsa.tools.loadtest: error: {e}\n")
         raise SystemExit(2)
     _start_logging(cfg.verbose)
     task.react(_run, (cfg,))

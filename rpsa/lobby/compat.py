@@ -16,10 +16,10 @@ from klein import Klein
 from werkzeug.exceptions import HTTPException
 from twisted.logger import Logger
 
-from rpsa import lobby as lobby_errors
-from rpsa import wire
+from rpsa.lobby import games as lobby_errors
+from rpsa.play import wire
 from rpsa.web import MAX_BODY_BYTES, APIError, json_response
-from rpsa.websocket import make_resource
+from rpsa.play.websocket import make_resource
 
 log = Logger()
 

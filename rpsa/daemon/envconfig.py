@@ -1,6 +1,6 @@
 """``twistd rpsa`` options from ``RPSA_*`` environment variables (for ``rpsa.tac`` and systemd).
 
-Every option of :class:`rpsa.tap.Options` has a variable: ``RPSA_`` and the long
+Every option of :class:`rpsa.daemon.tap.Options` has a variable: ``RPSA_`` and the long
 option name upper-cased with ``-`` as ``_`` (``--max-games`` is
 ``RPSA_MAX_GAMES``).  The names come from the Options class itself
 (``optParameters``, ``optFlags`` and ``opt_*`` methods), so a new option has a
@@ -30,7 +30,7 @@ from typing import Dict, List, Mapping, Type
 
 from twisted.python import reflect, usage
 
-from rpsa.tap import Options
+from rpsa.daemon.tap import Options
 
 PREFIX = "RPSA_"
 PARAMETER, FLAG, REPEATABLE = "parameter", "flag", "repeatable"

@@ -1,6 +1,6 @@
 """Hooks through which games and connections report what happens (metrics, status).
 
-The base class does nothing; :mod:`rpsa.metrics` implements them.
+The base class does nothing; :mod:`rpsa.daemon.metrics` implements them.
 """
 
 

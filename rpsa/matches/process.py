@@ -1,4 +1,4 @@
-"""One match child process (``python -m rpsa.match``): spawning it, reading it, stopping it.
+"""One match child process (``python -m rpsa.matches.child``): spawning it, reading it, stopping it.
 
 The daemon and a child talk over the child's standard streams:
 
@@ -14,7 +14,7 @@ The daemon and a child talk over the child's standard streams:
   error messages.
 
 :class:`MatchProcess` is the ``ProcessProtocol`` for one child.  It knows
-nothing about the match table; :mod:`rpsa.launcher` builds on it.
+nothing about the match table; :mod:`rpsa.matches.launcher` builds on it.
 """
 
 from __future__ import annotations
@@ -248,13 +248,13 @@ class MatchProcess(ProcessProtocol):
     # -- driving the child --------------------------------------------------
 
     def spawn(self, python: str, env: dict, config_line: bytes) -> None:
-        """Start ``python -m rpsa.match`` with ``env`` and write the config line to it.
+        """Start ``python -m rpsa.matches.child`` with ``env`` and write the config line to it.
 
         ``env`` is passed explicitly (Twisted gives a child with no ``env`` an
         empty environment).  Exceptions from ``spawnProcess`` propagate.
         """
         self._reactor.spawnProcess(
-            self, python, [python, "-m", "rpsa.match"], env=env, childFDs={0: "w", 1: "r", 2: "r"}
+            self, python, [python, "-m", "rpsa.matches.child"], env=env, childFDs={0: "w", 1: "r", 2: "r"}
         )
         self.transport.write(config_line)
 

@@ -1,6 +1,6 @@
-"""The match launcher: one ``python -m rpsa.match`` child per match, and the table of matches.
+"""The match launcher: one ``python -m rpsa.matches.child`` child per match, and the table of matches.
 
-:meth:`MatchLauncher.launch` spawns a child (see :mod:`rpsa.childproto` for
+:meth:`MatchLauncher.launch` spawns a child (see :mod:`rpsa.matches.process` for
 the protocol), writes it the server config and the match, and fires with the
 match's :class:`MatchRecord` once the child reports its port.
 
@@ -56,7 +56,7 @@ from twisted.internet.defer import Deferred, DeferredList, TimeoutError, fail, m
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rpsa.childproto import ChildError, MatchProcess, OneShot, encode_line
+from rpsa.matches.process import ChildError, MatchProcess, OneShot, encode_line
 
 log = Logger()
 

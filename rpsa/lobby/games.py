@@ -12,13 +12,13 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from twisted.logger import Logger
 
-from rpsa import wire
+from rpsa.play import wire
 from rpsa.rules import GameFull, RulesError
-from rpsa.session import GameSession, Seat, SeatTaken, SessionOwner
-from rpsa.heartbeat import Heartbeat
-from rpsa.hooks import ServerHooks
-from rpsa.settings import GameSettings
-from rpsa.websocket import make_factory
+from rpsa.play.session import GameSession, Seat, SeatTaken, SessionOwner
+from rpsa.play.heartbeat import Heartbeat
+from rpsa.play.hooks import ServerHooks
+from rpsa.play.settings import GameSettings
+from rpsa.play.websocket import make_factory
 
 log = Logger()
 

@@ -1,6 +1,6 @@
-"""The match child: ``python -m rpsa.match`` serves one match on its own port, then exits.
+"""The match child: ``python -m rpsa.matches.child`` serves one match on its own port, then exits.
 
-It is spawned by the daemon's :mod:`rpsa.launcher` and talks to it over stdio:
+It is spawned by the daemon's :mod:`rpsa.matches.launcher` and talks to it over stdio:
 
 * stdin, line 1: the server config, JSON (``ports`` [min, max], ``interface``,
   and the game settings).  The child binds the first free port in the range
@@ -29,16 +29,16 @@ from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 from twisted.protocols.basic import LineReceiver
 from twisted.web.resource import Resource
 
-from rpsa import wire
-from rpsa.heartbeat import Heartbeat
-from rpsa.hooks import ServerHooks
+from rpsa.play import wire
+from rpsa.play.heartbeat import Heartbeat
+from rpsa.play.hooks import ServerHooks
 from rpsa.rules import GameState
 from rpsa.rules.game import VALID_ROUNDS
-from rpsa.session import GameSession, SessionOwner
-from rpsa.settings import GameSettings
-from rpsa.ticker import TickScheduler
+from rpsa.play.session import GameSession, SessionOwner
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
 from rpsa.web import make_site
-from rpsa.websocket import make_factory, make_resource
+from rpsa.play.websocket import make_factory, make_resource
 
 log = Logger()
 
@@ -294,7 +294,7 @@ class ControlProtocol(LineReceiver):
 
 
 def main() -> int:
-    """Entry point of ``python -m rpsa.match``."""
+    """Entry point of ``python -m rpsa.matches.child``."""
     from twisted.internet import reactor
 
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)

@@ -13,7 +13,7 @@ class GameSettings:
     disconnected player's seat is held; ``join_timeout`` seconds a seat may stay
     unconnected after it was handed out; ``close_delay`` seconds between
     GAME_COMPLETE and closing the game's connections; ``ping_interval`` is the
-    heartbeat (:mod:`rpsa.heartbeat`): a quiet connection is pinged after one,
+    heartbeat (:mod:`rpsa.play.heartbeat`): a quiet connection is pinged after one,
     and dropped if it stays silent through the next.
     """
 

@@ -1,6 +1,6 @@
 """``/api/match``: a matchmaker asks for a dedicated child game server per match.
 
-``PUT /api/match`` starts a child through :class:`~rpsa.launcher.MatchLauncher`
+``PUT /api/match`` starts a child through :class:`~rpsa.matches.launcher.MatchLauncher`
 and answers with its port, the players' tokens and URLs; the same body again
 while the match lives answers 200 with the same answer.  ``GET`` lists and
 shows matches, ``DELETE`` stops one.
@@ -14,8 +14,8 @@ from typing import Any, Dict
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from rpsa.launcher import LaunchError
-from rpsa.session import new_token
+from rpsa.matches.launcher import LaunchError
+from rpsa.play.session import new_token
 from rpsa.web import APIError, id_field, json_response, read_json_object, rounds_field
 
 log = Logger()
@@ -47,7 +47,7 @@ def _without_tokens(request: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class MatchAPI:
-    """The match launcher's HTTP handlers; :class:`rpsa.api.LobbyAPI` routes ``/api/match`` here."""
+    """The match launcher's HTTP handlers; :class:`rpsa.lobby.api.LobbyAPI` routes ``/api/match`` here."""
 
     def __init__(self, launcher, urls, notifier=None, is_draining=lambda: False, on_launch_failed=None):
         self.launcher = launcher

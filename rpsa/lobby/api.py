@@ -16,10 +16,10 @@ from twisted.web.resource import Resource
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
-from rpsa import lobby as lobby_errors
-from rpsa import wire
-from rpsa.compat import CompatAPI
-from rpsa.launcher import LaunchError
+from rpsa.lobby import games as lobby_errors
+from rpsa.play import wire
+from rpsa.lobby.compat import CompatAPI
+from rpsa.matches.launcher import LaunchError
 from rpsa.rules import FIGHTERS
 from rpsa.web import (
     AccessPolicy,
@@ -31,7 +31,7 @@ from rpsa.web import (
     read_json_object,
     rounds_field,
 )
-from rpsa.websocket import make_resource
+from rpsa.play.websocket import make_resource
 
 log = Logger()
 
@@ -141,7 +141,7 @@ class LobbyAPI:
     @app.route("/metrics", methods=["GET"])
     @requires_key
     def metrics_page(self, request):
-        # Without the key only on --metrics-listen listeners (rpsa.metrics.metrics_site).
+        # Without the key only on --metrics-listen listeners (rpsa.daemon.metrics.metrics_site).
         if self.metrics is None:
             raise APIError(404, "not_found", "metrics are off")
         request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())

@@ -13,18 +13,20 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 from twisted.python import usage
 
-from rpsa import logs, wire
-from rpsa.api import LobbyAPI
-from rpsa.drain import Drainer
-from rpsa.listeners import is_local, split_endpoint
-from rpsa.launcher import MatchLauncher
-from rpsa.lobby import Lobby
-from rpsa.matchapi import MatchAPI
-from rpsa.metrics import Metrics, metrics_site
-from rpsa.notify import Notifier
-from rpsa.sdnotify import SystemdNotifier, status_text
-from rpsa.settings import GameSettings
-from rpsa.ticker import TickScheduler
+from rpsa.daemon import logs
+
+from rpsa.play import wire
+from rpsa.lobby.api import LobbyAPI
+from rpsa.daemon.drain import Drainer
+from rpsa.daemon.listeners import is_local, split_endpoint
+from rpsa.matches.launcher import MatchLauncher
+from rpsa.lobby.games import Lobby
+from rpsa.matches.api import MatchAPI
+from rpsa.daemon.metrics import Metrics, metrics_site
+from rpsa.matches.notify import Notifier
+from rpsa.daemon.sdnotify import SystemdNotifier, status_text
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
 
 log = Logger()
@@ -196,7 +198,7 @@ class Options(usage.Options):
 class GameServerService(logs.ProvidesLogObserver, service.MultiService):
     """The lobby, the launcher and their listeners.
 
-    Stopping drains first (see :mod:`rpsa.drain`): the listeners keep
+    Stopping drains first (see :mod:`rpsa.daemon.drain`): the listeners keep
     answering (``/healthz`` says ``draining``) until the running matches have
     ended or the drain timeout passed; then every connection is closed, the
     match children are stopped, and the listeners stop.  A drain that went
