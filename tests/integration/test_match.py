@@ -6,8 +6,8 @@ import signal
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
-from tests.daemon import Daemon, free_port_range, process_gone
-from tests.wsclient import connect, of_type, start_match
+from tests.support.process import Daemon, free_port_range, process_gone
+from tests.support.wsclient import connect, of_type, start_match
 
 GAME_COMPLETE = 1
 

@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.play import wire
 from rpsa.daemon.drain import Drainer
 from rpsa.daemon.tap import GameServerService
-from tests.fakes import FakeConnection, make_lobby
+from tests.play.fakes import FakeConnection, make_lobby
 
 
 class ClosingConnection(FakeConnection):

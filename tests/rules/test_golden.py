@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.tools.replay import replay_match
 
-RECORDINGS = os.path.join(os.path.dirname(__file__), "data", "engine-transcripts.jsonl")
+RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "engine-transcripts.jsonl")
 
 
 def _typed(value):

@@ -2,7 +2,7 @@
 
 Sessions are created through L{rpsa.lobby.games.Lobby.create}/L{rpsa.lobby.games.Lobby.join}
 on a L{twisted.internet.task.Clock}, so each has its real Autobahn factory;
-connections are L{tests.fakes.FakeConnection}s, which decode the
+connections are L{tests.play.fakes.FakeConnection}s, which decode the
 C{PreparedMessage} payloads a session broadcasts.  A fake connection's close is
 only recorded: where a test needs the transport's later C{onClose}, it calls
 C{session.disconnected(conn)} itself (L{SessionTestCase.hang_up}).
@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.play import wire
 from rpsa.lobby.games import NoSuchGame
 from rpsa.rules import Game, GameEventType, RoundEventType
-from tests.fakes import FakeConnection, make_lobby, of_type
+from tests.play.fakes import FakeConnection, make_lobby, of_type
 
 ROCK, PAPER, SCISSORS = 0, 1, 2
 GAME, ROUND = "RPSGameEvent", "RPSRoundEvent"

@@ -19,7 +19,7 @@ from txaio.testutil import replace_loop
 from rpsa.play import wire
 from rpsa.rules import GameEventType, RoundEventType
 from rpsa.play.websocket import GameConnectionFactory
-from tests.fakes import RecordingClient, RecordingHooks, make_lobby, of_type
+from tests.play.fakes import RecordingClient, RecordingHooks, make_lobby, of_type
 
 
 class WebSocketTestCase(TestCase):

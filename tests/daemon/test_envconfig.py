@@ -12,8 +12,8 @@ import tests
 from rpsa.daemon import envconfig
 from rpsa.daemon.envconfig import FLAG, PARAMETER, REPEATABLE, argv_from_env, env_options, options_from_env
 from rpsa.daemon.tap import DEFAULT_LISTEN, Options
-from tests.daemon import Daemon, _DaemonProtocol, free_port
-from tests.support import child_env
+from tests.support.process import Daemon, _DaemonProtocol, free_port
+from tests.support.process import child_env
 
 TAC = os.path.abspath(os.path.join(os.path.dirname(tests.__file__), "..", "rpsa.tac"))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")

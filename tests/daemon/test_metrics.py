@@ -18,7 +18,7 @@ from rpsa.play.hooks import ServerHooks
 from rpsa.daemon.metrics import MAX_FAILURE_REASONS, Metrics, MetricsResource, metrics_site, route_of
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import make_site
-from tests.fakes import make_lobby
+from tests.play.fakes import make_lobby
 
 
 class FakeConn:

@@ -15,9 +15,9 @@ from twisted.trial.unittest import TestCase
 
 from rpsa.matches.launcher import MatchLauncher
 from rpsa.play.settings import GameSettings
-from tests.daemon import free_port_range, process_gone
-from tests.support import child_env
-from tests.wsclient import connect, of_type
+from tests.support.process import free_port_range, process_gone
+from tests.support.process import child_env
+from tests.support.wsclient import connect, of_type
 
 TOKEN_A = "warm-token-of-ann"
 TOKEN_B = "warm-token-of-ben"

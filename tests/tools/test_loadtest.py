@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web import resource, server
 
 from rpsa.tools import loadtest as lt
-from tests.support import child_env, python_command
+from tests.support.process import child_env, python_command
 
 TICK_MS = 10
 

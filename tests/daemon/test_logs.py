@@ -29,7 +29,7 @@ from rpsa.daemon import logs
 from rpsa.daemon.logs import REDACTED, Redactor, RedactingObserver
 from rpsa.daemon.logs import access_log_formatter
 from rpsa.web import make_site
-from tests.support import child_env
+from tests.support.process import child_env
 
 SECRET = "s3cr3t-T0KEN_value"
 API_KEY = "api-key-0123456789"

@@ -4,7 +4,7 @@ The fake reactor is in the style of ``twisted.runner.test.test_procmon``: its
 ``spawnProcess`` records the call and returns a :class:`FakeProcess` through
 which a test plays the child (its stdout, stderr and exit).  The warm pool
 (``MatchLauncher(warm=N)``) is tested here on the same fakes; a few tests at
-the end run real child processes (and ``tests.test_warm_pool`` runs the real
+the end run real child processes (and ``tests.matches.test_warmpool`` runs the real
 ``rpsa.matches.child`` child in the warm pool).
 """
 

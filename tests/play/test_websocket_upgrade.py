@@ -12,7 +12,7 @@ from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
 from rpsa.play.websocket import GameWebSocketResource
-from tests.wsclient import connect, of_type
+from tests.support.wsclient import connect, of_type
 
 
 class UpgradeReleaseTests(TestCase):

@@ -11,8 +11,8 @@ import shutil
 
 from twisted.internet import defer, reactor
 
-from tests.daemon import Daemon, DaemonTestCase
-from tests.wsclient import connect, of_type, start_match
+from tests.support.process import Daemon, DaemonTestCase
+from tests.support.wsclient import connect, of_type, start_match
 
 GAME_COMPLETE = 1
 FDNAME = "rpsa"

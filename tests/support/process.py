@@ -1,4 +1,4 @@
-"""Start the real ``twistd -n rpsa`` on a free 127.0.0.1 port, for integration tests."""
+"""Running rpsa as a real process: environments, free ports, and the real ``twistd -n rpsa``."""
 
 import json
 import os
@@ -9,7 +9,24 @@ import treq
 from twisted.internet import defer, protocol, reactor, task
 from twisted.trial.unittest import TestCase
 
-from tests.support import child_env
+import rpsa
+
+# The directory that holds the rpsa package under test (the checkout, or site-packages).
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(rpsa.__file__)))
+
+
+def child_env(**extra):
+    """An environment for a child Python that imports the rpsa under test."""
+    env = dict(os.environ)
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = CODE_ROOT + (os.pathsep + path if path else "")
+    env.update(extra)
+    return env
+
+
+def python_command(*args):
+    """argv running this interpreter with ``args``."""
+    return [sys.executable, *args]
 
 
 def free_port():

@@ -2,8 +2,8 @@
 
 from twisted.internet import defer, reactor
 
-from tests.daemon import DaemonTestCase
-from tests.wsclient import connect, of_type, start_match
+from tests.support.process import DaemonTestCase
+from tests.support.wsclient import connect, of_type, start_match
 
 GAME_STARTED, GAME_COMPLETE = 0, 1
 

@@ -6,8 +6,8 @@ import signal
 from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
-from tests.daemon import Daemon
-from tests.wsclient import connect, of_type, start_match
+from tests.support.process import Daemon
+from tests.support.wsclient import connect, of_type, start_match
 
 GAME_STARTED, GAME_COMPLETE = 0, 1
 SHUTTING_DOWN = 4104

@@ -9,9 +9,9 @@ import sys
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.tools.replay import main, replay_lines
-from tests.support import child_env
+from tests.support.process import child_env
 
-RECORDINGS = os.path.join(os.path.dirname(__file__), "data", "engine-transcripts.jsonl")
+RECORDINGS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "engine-transcripts.jsonl")
 
 
 def _first_recording():

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: running processes and WebSocket clients."""
