@@ -1,0 +1,246 @@
+"""The OpenAPI 3.1 document of every HTTP route rpsa serves, built from the code's structures.
+
+The route table below (:data:`OPERATIONS`) names each operation, its body and
+its answers by status; the schemas come from :mod:`rpsa.contract.bodies` and
+:mod:`rpsa.contract.messages` (both WebSocket directions, in
+``components.schemas``).  The document is served at ``/openapi.json`` and kept
+in the repository as ``docs/openapi.json``:
+
+    python -m rpsa.contract.openapi > docs/openapi.json
+
+Tests keep it honest: the committed copy must equal :func:`document`; the
+routes the Klein apps serve must be exactly those of the table; every answer
+the API tests and the fuzzer get must have a documented status and conform to
+its schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import msgspec
+
+from rpsa.contract import bodies, messages
+
+JSON = "application/json"
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+REF = "#/components/schemas/{name}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route and method: its body (a structure, or None) and its answers ``{status: (schema, description)}``.
+
+    A schema is a structure, ``None`` (no body), ``"null"`` (JSON ``null``),
+    ``"names"`` (a JSON array of game ids), ``"metrics"`` (Prometheus text)
+    or ``"document"`` (this document).
+    """
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    tag: str
+    answers: Dict[int, Tuple[Any, str]]
+    body: Any = None
+    key: bool = True  # needs the API key when one is configured
+    parameters: Tuple[Tuple[str, str, str], ...] = ()  # (name, "path"|"query", description)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+
+_NATIVE_ERRORS = {
+    400: (bodies.ErrorAnswer, "a field is missing or invalid (`bad_field`), or the body is not a JSON object "
+                              "(`invalid_json`, also for nesting deeper than 32 levels)"),
+    413: (bodies.ErrorAnswer, "the body is over 16 KiB"),
+    415: (bodies.ErrorAnswer, "the body is not sent as JSON"),
+}
+_KEY = {401: (bodies.ErrorAnswer, "the API key is missing or wrong")}
+_COMPAT_KEY = {401: (bodies.CompatErrorAnswer, "the API key is missing or wrong")}
+_COMPAT_BODY = {400: (bodies.CompatErrorAnswer, "a field is missing or invalid, the body is not a JSON object, "
+                                                "or the lobby refuses (the message says why)"),
+                413: (bodies.CompatErrorAnswer, "the body is over 16 KiB")}
+_WS = {101: (None, "switching to the WebSocket protocol"),
+       426: (bodies.ErrorAnswer, "not a WebSocket upgrade request")}
+_WS_MESSAGES = {"x-websocket-messages": {"client": {"$ref": REF.format(name="ClientMessage")},
+                                         "server": {"$ref": REF.format(name="ServerMessage")}}}
+GAME_ID = ("game_id", "path", "the game id (percent-encoded; a '/' as %2F)")
+USER_ID = ("user_id", "path", "the player's user id")
+MATCH_ID = ("match_id", "path", "the match id")
+
+
+
+OPERATIONS: List[Operation] = [
+    Operation("GET", "/healthz", "health", "Whether the server takes work", "service",
+              {200: (bodies.Health, "serving"), 503: (bodies.Health, "draining: no new games or matches")}, key=False),
+    Operation("GET", "/metrics", "metrics", "Prometheus metrics", "service",
+              {200: ("metrics", "the metrics"), **_KEY, 404: (bodies.ErrorAnswer, "metrics are off")}),
+    Operation("GET", "/openapi.json", "openapi", "This document", "service", {200: ("document", "the document")},
+              key=False),
+    Operation("GET", "/api/characters", "list_characters", "The fighters", "lobby",
+              {200: (bodies.Characters, "every fighter"), **_KEY}),
+    Operation("POST", "/api/games", "create_game", "Create a game; the creator gets seat 1", "lobby",
+              {201: (bodies.Seat, "the game and the creator's seat"), **_NATIVE_ERRORS, **_KEY,
+               409: (bodies.ErrorAnswer, "`game_exists`"),
+               503: (bodies.ErrorAnswer, "`too_many_games` or `draining`")}, body=bodies.CreateGame),
+    Operation("GET", "/api/games", "list_games", "Live games, oldest first", "lobby",
+              {200: (bodies.GameList, "the games"), **_KEY},
+              parameters=(("joinable", "query", "true, 1 or yes: only games a player can join"),)),
+    Operation("GET", "/api/games/{game_id}", "get_game", "One game", "lobby",
+              {200: (bodies.GameSummary, "the game"), **_KEY, 404: (bodies.ErrorAnswer, "`game_not_found`")},
+              parameters=(GAME_ID,)),
+    Operation("DELETE", "/api/games/{game_id}", "remove_game", "Remove a game (its connections close with 4100)",
+              "lobby", {200: (bodies.GameRemoved, "removed"), **_KEY, 404: (bodies.ErrorAnswer, "`game_not_found`")},
+              parameters=(GAME_ID,)),
+    Operation("POST", "/api/games/{game_id}/players", "join_game", "Take seat 2", "lobby",
+              {201: (bodies.Seat, "the joiner's seat"), **_NATIVE_ERRORS, **_KEY,
+               404: (bodies.ErrorAnswer, "`game_not_found`"),
+               409: (bodies.ErrorAnswer, "`game_full` or `already_joined`"),
+               503: (bodies.ErrorAnswer, "`draining`")}, body=bodies.JoinGame, parameters=(GAME_ID,)),
+    Operation("DELETE", "/api/games/{game_id}/players/{user_id}", "remove_player",
+              "Remove player 2 (4101 to it, 4003 to the others)", "lobby",
+              {200: (bodies.PlayerRemoved, "removed"), **_KEY,
+               404: (bodies.ErrorAnswer, "`game_not_found` or `player_not_found`"),
+               409: (bodies.ErrorAnswer, "`cannot_remove_host`")}, parameters=(GAME_ID, USER_ID)),
+    Operation("GET", "/api/games/{game_id}/ws", "play_game", "A game's WebSocket (players with ?token=, spectators without)",
+              "play", {**_WS, 403: (bodies.ErrorAnswer, "the token does not open a seat of this game"),
+                       404: (bodies.ErrorAnswer, "`game_not_found`"),
+                       503: (bodies.ErrorAnswer, "no room for another spectator")},
+              key=False, parameters=(GAME_ID, ("token", "query", "the player's seat token (absent: spectate)"),
+                                     ("user_id", "query", "the token's user id (optional check)")),
+              extra=_WS_MESSAGES),
+    Operation("PUT", "/api/match", "launch_match", "Start a match in a child server of its own (or find it)", "matches",
+              {200: (bodies.MatchStarted, "the same request again while the match lives"),
+               201: (bodies.MatchStarted, "started"), **_NATIVE_ERRORS, **_KEY,
+               404: (bodies.ErrorAnswer, "the match launcher is off"),
+               409: (bodies.ErrorAnswer, "`match_exists` (live with another request) or `match_ending`"),
+               503: (bodies.ErrorAnswer, "`draining`, `too_many_matches` or a failed launch"),
+               504: (bodies.ErrorAnswer, "`launch_timeout`")}, body=bodies.MatchRequest),
+    Operation("GET", "/api/match", "list_matches", "Live matches, then recently ended ones", "matches",
+              {200: (bodies.MatchList, "the matches"), **_KEY, 404: (bodies.ErrorAnswer, "the match launcher is off")}),
+    Operation("GET", "/api/match/{match_id}", "get_match", "One match", "matches",
+              {200: (bodies.Match, "the match"), **_KEY,
+               404: (bodies.ErrorAnswer, "`match_not_found`, or the launcher is off")}, parameters=(MATCH_ID,)),
+    Operation("DELETE", "/api/match/{match_id}", "stop_match", "Stop a match's child (TERM, then KILL)", "matches",
+              {200: (bodies.Match, "the match, stopped"), **_KEY,
+               404: (bodies.ErrorAnswer, "`match_not_found`, or the launcher is off")}, parameters=(MATCH_ID,)),
+    Operation("POST", "/create_game", "compat_create_game", "The original server's create", "original",
+              {200: (bodies.CompatToken, "the creator's seat token"), **_COMPAT_BODY, **_COMPAT_KEY,
+               503: (bodies.CompatErrorAnswer, "too many games, or draining")}, body=bodies.CompatGame),
+    Operation("POST", "/join_game", "compat_join_game", "The original server's join", "original",
+              {200: (bodies.CompatToken, "the joiner's seat token"), **_COMPAT_BODY, **_COMPAT_KEY,
+               503: (bodies.CompatErrorAnswer, "draining")}, body=bodies.CompatGame),
+    Operation("POST", "/remove_game", "compat_remove_game", "The original server's remove (200 either way)", "original",
+              {200: ("null", "done"), **_COMPAT_BODY, **_COMPAT_KEY}, body=bodies.CompatRemoveGame),
+    Operation("POST", "/remove_player", "compat_remove_player", "The original server's player removal", "original",
+              {200: ("null", "done"), **_COMPAT_BODY, **_COMPAT_KEY,
+               404: (bodies.CompatErrorAnswer, "no such player")}, body=bodies.CompatRemovePlayer),
+    Operation("GET", "/active_games", "compat_active_games", "The original server's game list (ids)", "original",
+              {200: ("names", "the ids of the live games"), **_COMPAT_KEY}),
+    Operation("GET", "/", "compat_play_game", "The original server's WebSocket URL", "original",
+              {**_WS, 403: (bodies.CompatErrorAnswer, "unknown game_token, or not this user_id's"),
+               404: (bodies.CompatErrorAnswer, "no game_token")}, key=False,
+              parameters=(("game_token", "query", "the player's seat token"), ("user_id", "query", "its user id")),
+              extra=_WS_MESSAGES),
+]
+
+
+def _ecma(node: Any) -> Any:
+    """Patterns as JSON Schema's regular expressions read them: ``$`` for ``\\Z``, no surrogates (UTF-8 JSON has none)."""
+    if isinstance(node, dict):
+        out = {key: _ecma(value) for key, value in node.items()}
+        pattern = out.get("pattern")
+        if isinstance(pattern, str):
+            out["pattern"] = re.sub(r"\\Z$", "$", pattern.replace("\\ud800-\\udfff", ""))
+        return out
+    if isinstance(node, list):
+        return [_ecma(value) for value in node]
+    return node
+
+
+def _schemas() -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``(refs, components)``: a ``$ref`` for each structure used, and every component schema."""
+    structures = sorted({s for op in OPERATIONS for s in [op.body, *(a[0] for a in op.answers.values())]
+                         if isinstance(s, type)}, key=lambda s: s.__name__)
+    found, components = msgspec.json.schema_components(structures, ref_template=REF)
+    refs = {s: schema for s, schema in zip(structures, found)}
+    roots, message_parts = messages.json_schemas(REF)
+    components.update(message_parts)
+    components.update(roots)
+    return refs, components
+
+
+def _content(schema: Any, refs: Dict[Any, Any]) -> Optional[Dict[str, Any]]:
+    if schema is None:
+        return None
+    if schema == "metrics":
+        return {METRICS_TYPE: {"schema": {"type": "string"}}}
+    if schema == "document":
+        return {JSON: {"schema": {"type": "object"}}}
+    if schema == "null":
+        return {JSON: {"schema": {"type": "null"}}}
+    if schema == "names":
+        return {JSON: {"schema": {"type": "array", "items": {"type": "string"}}}}
+    return {JSON: {"schema": refs[schema]}}
+
+
+def _operation(op: Operation, refs: Dict[Any, Any]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
+    if op.parameters:
+        out["parameters"] = [
+            {"name": name, "in": where, "required": where == "path", "description": text,
+             "schema": {"type": "string"}}
+            for name, where, text in op.parameters
+        ]
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {JSON: {"schema": refs[op.body]}}}
+    responses = {}
+    for status, (schema, text) in sorted(op.answers.items()):
+        answer: Dict[str, Any] = {"description": text}
+        content = _content(schema, refs)
+        if content is not None:
+            answer["content"] = content
+        responses[str(status)] = answer
+    out["responses"] = responses
+    out["security"] = [{"bearer": []}, {}] if op.key else [{}]
+    out.update(op.extra)
+    return out
+
+
+def document(version: str = "") -> Dict[str, Any]:
+    """The OpenAPI 3.1 document."""
+    if not version:
+        from rpsa import __version__ as version
+    refs, components = _schemas()
+    paths: Dict[str, Dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, refs)
+    return _ecma({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "rpsa",
+            "version": version,
+            "description": "The HTTP API of rpsa, the Rock Paper Scissors Apocalypse game server: the lobby, "
+                           "the original server's routes, the match launcher, health and metrics. "
+                           "The WebSocket messages are the ClientMessage and ServerMessage schemas. "
+                           "Prose: docs/protocol.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "the API key (--api-key-file), when one is set"}},
+        },
+    })
+
+
+def document_bytes() -> bytes:
+    """The document as ``docs/openapi.json`` holds it (sorted keys, indented, a final newline)."""
+    return (json.dumps(document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+if __name__ == "__main__":
+    sys.stdout.buffer.write(document_bytes())
