@@ -14,25 +14,16 @@ import os
 import re
 
 import jsonschema_rs
-from treq.testing import StubTreq
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.contract import openapi
-from rpsa.daemon.metrics import Metrics
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
-from rpsa.lobby.games import Lobby
-from rpsa.matches.api import MatchAPI
 from rpsa.matches.launcher import LaunchError
-from rpsa.play.settings import GameSettings
-from rpsa.play.ticker import TickScheduler
-from rpsa.web import AccessPolicy, URLBuilder
-from tests.matches.test_api import FakeLauncher
+from tests.support.apiserver import Server
 
 DOCUMENT = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "openapi.json")
 KEY = "contract-key"
-BASE = "http://rpsa.test"
 
 # Statuses only a real WebSocket handshake produces (tests/play/test_websocket.py covers them).
 HANDSHAKE_ONLY = {("GET", "/api/games/{game_id}/ws", 101), ("GET", "/api/games/{game_id}/ws", 403),
@@ -49,37 +40,6 @@ def served_routes():
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             routes.update((method, path) for method in rule.methods - {"HEAD", "OPTIONS"})
     return routes
-
-
-class Server:
-    """The HTTP API in memory, as the daemon assembles it."""
-
-    def __init__(self, api_key=None, max_games=10, launcher=True, metrics=True):
-        clock = Clock()
-        settings = GameSettings()
-        self.lobby = Lobby(clock, settings, TickScheduler(clock, settings.tick), max_games=max_games)
-        urls = URLBuilder()
-        self.launcher = FakeLauncher() if launcher else None
-        matches = MatchAPI(self.launcher, urls, is_draining=lambda: self.lobby.draining) if launcher else None
-        api = LobbyAPI(self.lobby, AccessPolicy(api_key), urls, matches=matches,
-                       metrics=Metrics() if metrics else None)
-        self.stub = StubTreq(api.resource())
-
-    def drain(self):
-        """Start draining."""
-        self.lobby.draining = True
-
-    def call(self, method, path, body=None, raw=None, headers=None):
-        """``(status, content type, raw body)``."""
-        all_headers = {"Content-Type": "application/json"}
-        all_headers.update(headers or {})
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        answers = []
-        d = self.stub.request(method, BASE + path, data=data, headers=all_headers)
-        d.addCallback(lambda r: r.content().addCallback(
-            lambda c: answers.append((r.code, (r.headers.getRawHeaders(b"content-type") or [b""])[0].decode(), c))))
-        self.stub.flush()
-        return answers[0]
 
 
 class Contract:
