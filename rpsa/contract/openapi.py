@@ -50,6 +50,7 @@ class Operation:
     key: bool = True  # needs the API key when one is configured
     parameters: Tuple[Tuple[str, str, str], ...] = ()  # (name, "path"|"query", description)
     extra: Dict[str, Any] = field(default_factory=dict)
+    links: Dict[int, Dict[str, Any]] = field(default_factory=dict)  # {status: {name: (operation id, {param: expr})}}
 
 
 _NATIVE_ERRORS = {
@@ -70,6 +71,10 @@ _WS_MESSAGES = {"x-websocket-messages": {"client": {"$ref": REF.format(name="Cli
 GAME_ID = ("game_id", "path", "the game id (percent-encoded; a '/' as %2F)")
 USER_ID = ("user_id", "path", "the player's user id")
 MATCH_ID = ("match_id", "path", "the match id")
+_GAME_LINKS = {name: (op, {"game_id": "$response.body#/game_id"})
+               for name, op in (("GetGame", "get_game"), ("JoinGame", "join_game"), ("RemoveGame", "remove_game"))}
+_MATCH_LINKS = {name: (op, {"match_id": "$response.body#/match_id"})
+                for name, op in (("GetMatch", "get_match"), ("StopMatch", "stop_match"))}
 
 
 
@@ -85,7 +90,8 @@ OPERATIONS: List[Operation] = [
     Operation("POST", "/api/games", "create_game", "Create a game; the creator gets seat 1", "lobby",
               {201: (bodies.Seat, "the game and the creator's seat"), **_NATIVE_ERRORS, **_KEY,
                409: (bodies.ErrorAnswer, "`game_exists`"),
-               503: (bodies.ErrorAnswer, "`too_many_games` or `draining`")}, body=bodies.CreateGame),
+               503: (bodies.ErrorAnswer, "`too_many_games` or `draining`")}, body=bodies.CreateGame,
+              links={201: _GAME_LINKS}),
     Operation("GET", "/api/games", "list_games", "Live games, oldest first", "lobby",
               {200: (bodies.GameList, "the games"), **_KEY},
               parameters=(("joinable", "query", "true, 1 or yes: only games a player can join"),)),
@@ -118,7 +124,8 @@ OPERATIONS: List[Operation] = [
                404: (bodies.ErrorAnswer, "the match launcher is off"),
                409: (bodies.ErrorAnswer, "`match_exists` (live with another request) or `match_ending`"),
                503: (bodies.ErrorAnswer, "`draining`, `too_many_matches` or a failed launch"),
-               504: (bodies.ErrorAnswer, "`launch_timeout`")}, body=bodies.MatchRequest),
+               504: (bodies.ErrorAnswer, "`launch_timeout`")}, body=bodies.MatchRequest,
+              links={200: _MATCH_LINKS, 201: _MATCH_LINKS}),
     Operation("GET", "/api/match", "list_matches", "Live matches, then recently ended ones", "matches",
               {200: (bodies.MatchList, "the matches"), **_KEY, 404: (bodies.ErrorAnswer, "the match launcher is off")}),
     Operation("GET", "/api/match/{match_id}", "get_match", "One match", "matches",
@@ -203,6 +210,9 @@ def _operation(op: Operation, refs: Dict[Any, Any]) -> Dict[str, Any]:
         content = _content(schema, refs)
         if content is not None:
             answer["content"] = content
+        if status in op.links:
+            answer["links"] = {name: {"operationId": target, "parameters": parameters}
+                               for name, (target, parameters) in op.links[status].items()}
         responses[str(status)] = answer
     out["responses"] = responses
     out["security"] = [{"bearer": []}, {}] if op.key else [{}]
