@@ -4,8 +4,9 @@ Each example connects to a fresh game (as its host or as a spectator), sends
 a stream, then a probe message: the connection must be closed with the code
 of the stream's first fatal input, or answer the probe.  A bystander game's
 host stays connected the whole run and must still be answered at the end;
-the daemon must log no traceback.  ``RPSA_FUZZ_EXAMPLES`` (default 150;
-(a quarter of it runs here: real sockets are slower) and ``RPSA_FUZZ_SEED`` as for the other fuzz tests.
+the daemon must log no traceback.  ``RPSA_FUZZ_EXAMPLES`` (default 150; a
+quarter of it runs here, real sockets being slower) and ``RPSA_FUZZ_SEED`` as
+for the other fuzz tests.
 """
 
 import json
