@@ -285,4 +285,3 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(2)
     _start_logging(cfg.verbose)
     task.react(_run, (cfg,))
-

@@ -165,19 +165,23 @@ class HttpClient:
 
     ``reactor`` runs it; ``cfg`` is the parsed command line (``http_conns``,
     ``http_timeout_ms``, ``api_key``); ``stats`` counts its latencies and
-    errors; ``now`` gives the run's time in milliseconds.
+    errors; ``now`` gives the run's time in milliseconds; ``client`` is the
+    treq client to send with (default: one over its own persistent pool; tests
+    give a ``treq.testing.StubTreq``).
     """
 
-    def __init__(self, reactor, cfg, stats: Stats, now: Callable[[], float]):
+    def __init__(self, reactor, cfg, stats: Stats, now: Callable[[], float], client: Optional[Any] = None):
         self._reactor = reactor
         self._cfg = cfg
         self._stats = stats
         self._now = now
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = cfg.http_conns
-        self._pool.retryAutomatically = False
-        self._client = HTTPClient(
-            Agent(reactor, pool=self._pool, connectTimeout=cfg.http_timeout_ms / 1000))
+        self._pool: Optional[HTTPConnectionPool] = None
+        if client is None:
+            self._pool = HTTPConnectionPool(reactor, persistent=True)
+            self._pool.maxPersistentPerHost = cfg.http_conns
+            self._pool.retryAutomatically = False
+            client = HTTPClient(Agent(reactor, pool=self._pool, connectTimeout=cfg.http_timeout_ms / 1000))
+        self._client = client
         self._sem = defer.DeferredSemaphore(cfg.http_conns)
         self._inflight: set = set()
         self._closing = False
@@ -251,5 +255,6 @@ class HttpClient:
         self._closing = True
         for d in list(self._inflight):
             d.cancel()
+        if self._pool is None:
+            return defer.succeed(None)
         return self._pool.closeCachedConnections()
-

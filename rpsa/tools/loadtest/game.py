@@ -28,7 +28,7 @@ Route sets:
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote
 
 from autobahn.twisted.websocket import connectWS
@@ -329,5 +329,3 @@ class Game(PlayerListener):
         self.finished = True
         self._abort_all()
         self.end(False)
-
-

@@ -367,5 +367,3 @@ class LoadTest(SocketOwner, GameOwner):
             res["aux"] = window_usage(self.samples["aux"], w.start, win_end)
         res["steal"] = steal_usage(self.samples["steal"], w.start, win_end, self.proc.clk_tck)
         return res
-
-

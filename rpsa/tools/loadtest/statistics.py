@@ -238,4 +238,3 @@ class Stats:
     def errors_total(self) -> int:
         """Errors of every kind, over the whole run."""
         return sum(self.errors.values())
-

@@ -39,6 +39,11 @@ def parse_steal(text: str) -> Dict[str, int]:
     return out
 
 
+def _mb(kb: Optional[float]) -> Optional[float]:
+    """kB as MiB rounded to 0.1 (loadgen.js's ``mb``); None stays None."""
+    return None if kb is None else js_round(kb / 102.4) / 10
+
+
 def window_usage(samples: Sequence[Dict[str, float]], t0: float, t1: float) -> Optional[Dict[str, Any]]:
     """CPU% between the samples nearest ``t0`` and ``t1`` and RSS start/end/max (loadgen.js's ``windowUsage``).
 
@@ -56,13 +61,12 @@ def window_usage(samples: Sequence[Dict[str, float]], t0: float, t1: float) -> O
         if w[i]["t"] - w[i - 1]["t"] >= 500
     ]
     rss = [s["rssKb"] for s in w if s.get("rssKb") is not None]
-    mb = lambda kb: None if kb is None else js_round(kb / 102.4) / 10  # noqa: E731
     return {
         "cpuPct": js_round(1000 * (b["cpu"] - a["cpu"]) / ((b["t"] - a["t"]) / 1000)) / 10 if b["t"] > a["t"] else None,
         "cpuPctMaxSample": round1(max(per_sec)) if per_sec else None,
-        "rssMbStart": mb(a.get("rssKb")),
-        "rssMbEnd": mb(b.get("rssKb")),
-        "rssMbMax": mb(max(rss)) if rss else None,
+        "rssMbStart": _mb(a.get("rssKb")),
+        "rssMbEnd": _mb(b.get("rssKb")),
+        "rssMbMax": _mb(max(rss)) if rss else None,
     }
 
 

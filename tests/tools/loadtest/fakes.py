@@ -78,7 +78,6 @@ def timeline_of(script, start=0.0, tick=1000.0, late=None, spread=0.5):
     return out
 
 
-
 class FakeServer:
     """Just enough of an RPSA server for the tool: create/join over HTTP, a scripted match over WebSocket."""
 
@@ -245,4 +244,3 @@ class FakeGameProtocol(WebSocketServerProtocol):
         for c in g["conns"]:
             if c is not None:
                 c.sendClose(1000, "game removed")
-

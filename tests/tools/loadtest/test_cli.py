@@ -56,7 +56,7 @@ class ReportTests(SynchronousTestCase):
     def test_text_hard_stop_and_no_server(self):
         """A hard stop is flagged; a missing server sample says so; no errors prints no kinds."""
         text = cli.format_report(sample_report(hardStop=True, server=None, errors={}, errorsTotal=0,
-                                              errorsInWindow=0))
+                                               errorsInWindow=0))
         self.assertIn("HARD STOP", text)
         self.assertIn("server: no samples in the window", text)
         self.assertIn("errors: 0 total, 0 in the window\n", text)
@@ -133,7 +133,6 @@ class OptionTests(SynchronousTestCase):
                               capture_output=True, text=True, timeout=60)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--games", proc.stderr)
-
 
 
 class FighterDefaultTests(SynchronousTestCase):

@@ -157,7 +157,6 @@ class TimelineTests(SynchronousTestCase):
         self.assertEqual(st.Timeline(5, 0, 0, 1, 0).due(0), float("inf"))
 
 
-
 class StatsTests(SynchronousTestCase):
     """The counters of a run."""
 

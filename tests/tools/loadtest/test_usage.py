@@ -42,7 +42,7 @@ class ProcTests(SynchronousTestCase):
         """Fewer than two samples in or near the window give None."""
         self.assertIsNone(usage.window_usage([{"t": 0, "cpu": 0, "rssKb": 1}], 0, 10))
         self.assertIsNone(usage.window_usage([{"t": 0, "cpu": 0, "rssKb": 1}, {"t": 1, "cpu": 0, "rssKb": 1}],
-                                          5000, 6000))
+                                             5000, 6000))
 
     def test_steal_usage(self):
         """Steal % over the window is computed per CPU, with its busiest 1 s sample."""
