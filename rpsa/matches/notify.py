@@ -1,5 +1,8 @@
 """Match notifications: POST events as JSON to a URL, retrying with exponential backoff.
 
+:class:`MatchNotifications` is the launcher's observer that logs each match's
+end and posts it as a ``match_ended`` event.
+
 A :class:`Notifier` never raises to its caller: :meth:`Notifier.post`
 returns a Deferred that fires with ``True`` once the event was delivered (a
 2xx answer) and ``False`` once it gave up (``attempts`` failures, each logged)
@@ -17,6 +20,8 @@ import treq
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+
+from rpsa.matches.launcher import MatchObserver, MatchRecord
 
 log = Logger()
 
@@ -155,6 +160,19 @@ class Notifier:
     def _bug(self, failure, event: Dict[str, Any]) -> bool:
         log.failure("notification {what}: unexpected error", failure, what=_describe(event))
         return False
+
+
+class MatchNotifications(MatchObserver):
+    """Logs the end of each match and posts it as ``match_ended`` through ``notifier`` (``None``: log only)."""
+
+    def __init__(self, notifier: Optional[Notifier] = None):
+        self._notifier = notifier
+
+    def match_ended(self, record: MatchRecord) -> None:
+        ending = {"result": record.result} if record.result is not None else {"reason": record.reason}
+        log.info("match {match_id} ended: {ending}", match_id=record.match_id, ending=ending)
+        if self._notifier is not None:
+            self._notifier.post({"event": "match_ended", "match_id": record.match_id, **ending})
 
 
 def _redacted(url: str) -> str:

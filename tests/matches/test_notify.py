@@ -13,7 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseNeverReceived
 from treq.testing import StringStubbingResource, StubTreq
 
-from rpsa.matches.notify import Notifier
+from rpsa.matches.launcher import MatchRecord
+from rpsa.matches.notify import MatchNotifications, Notifier
 
 URL = "https://lobby.example/rpsa/events"
 EVENT = {"event": "match_ready", "match_id": "m1", "port": 9000, "spectate_url": "wss://example/m1"}
@@ -194,3 +195,37 @@ class NotifierTests(SynchronousTestCase):
         notifier.stop()
         self.assertIs(self.successResultOf(notifier.post(EVENT)), False)
         self.assertEqual(self.server.requests, [])
+
+
+class RecordingNotifier:
+    """A notifier that records the events posted to it."""
+
+    def __init__(self):
+        self.events = []
+
+    def post(self, event):
+        self.events.append(event)
+
+
+class MatchNotificationsTests(SynchronousTestCase):
+    """The launcher's observer that posts match_ended."""
+
+    def test_ended_with_result_or_reason(self):
+        """match_ended carries the result, or the reason when there is no winner."""
+        notifier = RecordingNotifier()
+        notifications = MatchNotifications(notifier)
+        won = MatchRecord(match_id="a", request={}, state="ended", result={"winner": "ann", "loser": "ben"})
+        abandoned = MatchRecord(match_id="b", request={}, state="ended", reason="abandoned")
+        notifications.match_ended(won)
+        notifications.match_ended(abandoned)
+        self.assertEqual(notifier.events, [
+            {"event": "match_ended", "match_id": "a", "result": {"winner": "ann", "loser": "ben"}},
+            {"event": "match_ended", "match_id": "b", "reason": "abandoned"},
+        ])
+
+    def test_without_notifier(self):
+        """Without a notifier, the end is only logged; match_ready does nothing."""
+        notifications = MatchNotifications()
+        record = MatchRecord(match_id="a", request={}, state="ended", reason="stopped")
+        notifications.match_ready(record)
+        notifications.match_ended(record)
