@@ -273,7 +273,7 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
         children = self.launcher.stopService()
         if self.notifier is not None:
             # After the children: their match_ended events are still sent (the notifier bounds its retries).
-            children.addBoth(lambda _: self.notifier.stop())
+            children.addBoth(lambda _: self.notifier.stopService())
         closed = defer.DeferredList([*connections, children], consumeErrors=True)
         closed.addTimeout(STOP_TIMEOUT, self._reactor)
         closed.addErrback(lambda f: log.warn("stopping: not everything closed within {t}s", t=STOP_TIMEOUT))

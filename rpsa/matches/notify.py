@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import treq
+from twisted.application import service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -56,13 +57,14 @@ class _Delivery:
             self._waiting.cancel()
 
 
-class Notifier:
-    """POSTs events to ``url`` with a treq ``HTTPClient`` (default: the ``treq`` module).
+class Notifier(service.Service):
+    """POSTs events to ``url`` with ``treq_client``, a treq ``HTTPClient`` (default: the ``treq`` module).
 
-    Attempt ``n`` that fails (a connection error, a non-2xx status, or no
-    complete answer within ``timeout`` seconds) is followed by attempt
-    ``n + 1`` after ``backoff * 2 ** (n - 1)`` seconds, up to ``attempts``
-    attempts in all.  After :meth:`stop` it sends nothing more.
+    ``reactor`` times the attempts.  Attempt ``n`` that fails (a connection
+    error, a non-2xx status, or no complete answer within ``timeout`` seconds)
+    is followed by attempt ``n + 1`` after ``backoff * 2 ** (n - 1)`` seconds,
+    up to ``attempts`` attempts in all.  After :meth:`stopService` it sends
+    nothing more.
     """
 
     def __init__(
@@ -101,8 +103,9 @@ class Notifier:
             self._pending[delivery] = done
         return result
 
-    def stop(self) -> Deferred:
+    def stopService(self) -> Deferred:
         """Cancel pending requests and retries; fire with ``None`` once every post has finished."""
+        super().stopService()
         self._stopped = True
         pending = list(self._pending.items())
         for delivery, _ in pending:

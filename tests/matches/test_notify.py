@@ -77,11 +77,11 @@ class NotifierTests(SynchronousTestCase):
             wrapper.client, client = client, wrapper
         return Notifier(URL, self.clock, treq_client=client, **kwargs)
 
-    def assertNoTimers(self):
+    def assert_no_timers(self):
         """No delayed call is left on the clock."""
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def logLevels(self, text):
+    def log_levels(self, text):
         """The levels of the log events whose format contains ``text``."""
         return [e["log_level"].name for e in self.logged if text in (e.get("log_format") or "")]
 
@@ -93,7 +93,7 @@ class NotifierTests(SynchronousTestCase):
         self.assertEqual((request["method"], request["url"], request["body"]), (b"POST", URL, EVENT))
         [content_type] = request["headers"][b"Content-Type"]
         self.assertTrue(content_type.startswith(b"application/json"), content_type)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_retry_after_5xx(self):
         """A 5xx answer is retried after ``backoff`` seconds."""
@@ -104,8 +104,8 @@ class NotifierTests(SynchronousTestCase):
         self.clock.advance(0.1)
         self.assertIs(self.successResultOf(d), True)
         self.assertEqual([r["time"] for r in self.server.requests], [0, 1.0])
-        self.assertEqual(self.logLevels("failed (attempt"), ["warn"])
-        self.assertNoTimers()
+        self.assertEqual(self.log_levels("failed (attempt"), ["warn"])
+        self.assert_no_timers()
 
     def test_retry_after_connection_error(self):
         """A connection error is retried, and the retry can succeed."""
@@ -133,9 +133,9 @@ class NotifierTests(SynchronousTestCase):
         self.clock.pump([1.0, 2.0, 4.0])
         self.assertIs(self.successResultOf(d), False)
         self.assertEqual([r["time"] for r in self.server.requests], [0, 1.0, 3.0, 7.0])
-        self.assertEqual(self.logLevels("failed (attempt"), ["warn"] * 4)
-        self.assertEqual(self.logLevels("gave up"), ["error"])
-        self.assertNoTimers()
+        self.assertEqual(self.log_levels("failed (attempt"), ["warn"] * 4)
+        self.assertEqual(self.log_levels("gave up"), ["error"])
+        self.assert_no_timers()
 
     def test_unexpected_client_error_does_not_raise(self):
         """A client that raises synchronously counts as failed attempts; post still fires with False."""
@@ -149,25 +149,25 @@ class NotifierTests(SynchronousTestCase):
         self.assertIs(self.successResultOf(d), False)
 
     def test_stop_cancels_retry(self):
-        """stop() during a back-off cancels the retry; the post fires with False."""
+        """stopService() during a back-off cancels the retry; the post fires with False."""
         notifier = self.notifier([500, 200])
         d = notifier.post(EVENT)
-        stopped = notifier.stop()
+        stopped = notifier.stopService()
         self.assertIs(self.successResultOf(d), False)
         self.assertIsNone(self.successResultOf(stopped))
         self.clock.advance(60)
         self.assertEqual(len(self.server.requests), 1)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_stop_cancels_request(self):
-        """stop() cancels a request in flight; the post fires with False."""
+        """stopService() cancels a request in flight; the post fires with False."""
         flaky = FlakyClient(failures=1, hang=True)
         notifier = self.notifier([], flaky)
         d = notifier.post(EVENT)
-        notifier.stop()
+        notifier.stopService()
         self.assertIs(self.successResultOf(d), False)
         self.assertEqual(flaky.cancelled, 1)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_cancel_post(self):
         """Cancelling the Deferred from post abandons that event: it fires with False and nothing is retried."""
@@ -177,7 +177,7 @@ class NotifierTests(SynchronousTestCase):
         self.assertIs(self.successResultOf(d), False)
         self.clock.advance(60)
         self.assertEqual(len(self.server.requests), 1)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_secrets_in_url_not_logged(self):
         """Failures are logged without the URL's user info or query string."""
@@ -190,9 +190,9 @@ class NotifierTests(SynchronousTestCase):
         self.assertNotIn("s3cret", text)
 
     def test_post_after_stop(self):
-        """A post after stop() sends nothing and fires with False."""
+        """A post after stopService() sends nothing and fires with False."""
         notifier = self.notifier([])
-        notifier.stop()
+        notifier.stopService()
         self.assertIs(self.successResultOf(notifier.post(EVENT)), False)
         self.assertEqual(self.server.requests, [])
 
