@@ -12,14 +12,13 @@ from __future__ import annotations
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
+from rpsa.matches.stdio import LIVE_STATES, UNSTARTED_STATES
 from rpsa.play import wire
 from rpsa.rules import GameState
 
 log = Logger()
 
 POLL_INTERVAL = 0.2
-WAITING_MATCH_STATES = ("starting", "waiting")
-LIVE_MATCH_STATES = ("starting", "waiting", "playing")
 
 
 class Drainer:
@@ -50,7 +49,7 @@ class Drainer:
             if session.engine.state < GameState.IN_PROGRESS:
                 session.close(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
         for record in self.launcher.list():
-            if record.state in WAITING_MATCH_STATES:
+            if record.state in UNSTARTED_STATES:
                 self.launcher.stop(record.match_id)
         self._poll = task.LoopingCall(self._check)
         self._poll.clock = self._reactor
@@ -67,7 +66,7 @@ class Drainer:
 
     def running_matches(self) -> int:
         """How many launched matches are live."""
-        return sum(1 for r in self.launcher.list() if r.state in LIVE_MATCH_STATES)
+        return sum(1 for r in self.launcher.list() if r.state in LIVE_STATES)
 
     def busy(self) -> int:
         """How many games and matches are still running."""

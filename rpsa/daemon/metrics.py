@@ -37,10 +37,11 @@ from prometheus_client.utils import floatToGoString
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from rpsa.matches.launcher import MatchObserver
+from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.hooks import ServerHooks
 
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
-MATCH_STATES = ("starting", "waiting", "playing")
 ROLES = ("player", "spectator")
 REJECT_REASONS = ("size", "rate", "invalid")
 
@@ -88,7 +89,7 @@ def route_of(path) -> str:
     return OTHER
 
 
-class Metrics(ServerHooks):
+class Metrics(ServerHooks, MatchObserver):
     """The daemon's metrics: server hooks, launch and HTTP counters, and a registry to render.
 
     Bind the scrape-time sources with :meth:`attach`; feed tick lag with
@@ -98,6 +99,7 @@ class Metrics(ServerHooks):
     def __init__(self) -> None:
         self._lobby = None
         self._launcher = None
+        self._warm_pool = None
         self._received = 0
         self._rejected: Dict[str, int] = dict.fromkeys(REJECT_REASONS, 0)
         self._connections: Dict[str, int] = dict.fromkeys(ROLES, 0)
@@ -111,10 +113,15 @@ class Metrics(ServerHooks):
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
 
-    def attach(self, lobby=None, launcher=None) -> None:
-        """Count games from ``lobby`` and matches from ``launcher`` at each scrape (either may be None)."""
+    def attach(self, lobby=None, launcher=None, warm_pool=None) -> None:
+        """Count games from ``lobby``, matches from ``launcher`` and warm children from ``warm_pool`` at each scrape (any may be None)."""
         self._lobby = lobby
         self._launcher = launcher
+        self._warm_pool = warm_pool
+
+    def match_ready(self, record) -> None:
+        """MatchObserver: a launch succeeded."""
+        self.launch_succeeded()
 
     # -- ServerHooks (per message and per connection: keep these cheap) -------
 
@@ -201,7 +208,7 @@ class Metrics(ServerHooks):
         yield connections
 
         matches = GaugeMetricFamily("rpsa_matches", "Live match children, by state.", labels=["state"])
-        match_counts = dict.fromkeys(MATCH_STATES, 0)
+        match_counts = dict.fromkeys(LIVE_STATES, 0)
         if self._launcher is not None:
             for record in self._launcher.list():
                 if record.state in match_counts:
@@ -216,12 +223,13 @@ class Metrics(ServerHooks):
             limits.add_metric(["max_games"], self._lobby.max_games)
         if self._launcher is not None:
             limits.add_metric(["max_matches"], self._launcher.max_matches)
-            limits.add_metric(["warm_matches"], self._launcher.warm)
+        if self._warm_pool is not None:
+            limits.add_metric(["warm_matches"], self._warm_pool.warm)
         yield limits
 
-        if self._launcher is not None:
+        if self._warm_pool is not None:
             yield GaugeMetricFamily("rpsa_warm_matches_ready", "Warm match children holding a port, waiting for a match.",
-                                    value=self._launcher.warm_ready)
+                                    value=self._warm_pool.warm_ready)
 
         yield CounterMetricFamily("rpsa_matches_launched_total", "Match children launched.", value=self._launched)
 

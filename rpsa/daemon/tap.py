@@ -23,7 +23,9 @@ from rpsa.matches.launcher import MatchLauncher
 from rpsa.lobby.games import Lobby
 from rpsa.matches.api import MatchAPI
 from rpsa.daemon.metrics import Metrics, metrics_site
-from rpsa.matches.notify import Notifier
+from rpsa.matches.notify import MatchNotifications, Notifier
+from rpsa.matches.process import MatchChildren
+from rpsa.matches.warmpool import WarmPool
 from rpsa.daemon.sdnotify import SystemdNotifier, status_text
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
@@ -207,11 +209,12 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
 
     def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor,
                  drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False, systemd=None,
-                 tune_gc: bool = False):
+                 tune_gc: bool = False, warm_pool=None):
         super().__init__()
         self.lobby = lobby
         self.scheduler = scheduler
         self.launcher = launcher
+        self.warm_pool = warm_pool  # a child service, stopped early: the drain needs no warm children
         self.notifier = notifier
         self.drainer = Drainer(reactor, lobby, launcher, drain_timeout)
         self._reactor = reactor
@@ -230,8 +233,7 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
             # (at 4000 games: worst tick 285 ms -> 66 ms, p99 15 ms -> 3.4 ms).
             gc.freeze()
             gc.set_threshold(GC_THRESHOLD, 50, 100)
-        super().startService()  # the listeners are listening now
-        self.launcher.startWarming()
+        super().startService()  # the listeners are listening now, and the warm pool warming
         log.info("rpsa {version} serving", version=_version())
         self.systemd.ready(self._status_text())
         self._status_loop.start(1.0, now=False)
@@ -253,7 +255,8 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
         self.systemd.stopping()
         if self._handle_signals:
             self._install_hurry_handlers()
-        self.launcher.stopWarming()
+        if self.warm_pool is not None:
+            self.warm_pool.stopService()
         d = self.drainer.drain()
         d.addCallback(lambda _: self._close_everything())
         d.addErrback(lambda f: log.failure("stopping: closing games and matches failed", f))
@@ -267,10 +270,10 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
         connections = [conn.is_closed for conn in self.lobby.connections()]
         self.lobby.close_all(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
         self.scheduler.stop()
-        children = self.launcher.stopAll()
+        children = self.launcher.stopService()
         if self.notifier is not None:
             # After the children: their match_ended events are still sent (the notifier bounds its retries).
-            children.addBoth(lambda _: self.notifier.stop())
+            children.addBoth(lambda _: self.notifier.stopService())
         closed = defer.DeferredList([*connections, children], consumeErrors=True)
         closed.addTimeout(STOP_TIMEOUT, self._reactor)
         closed.addErrback(lambda f: log.warn("stopping: not everything closed within {t}s", t=STOP_TIMEOUT))
@@ -308,26 +311,25 @@ def makeService(options, reactor=None):
     lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=metrics)
     urls = URLBuilder(options["public-url"])
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
-    launcher = MatchLauncher(
-        reactor, options.child_config(),
-        launch_timeout=options["launch-timeout"], max_matches=options["max-matches"],
-        on_ended=lambda record: matches.match_ended(record),
-        warm=options["warm-matches"],
-        on_ready=lambda record: metrics.launch_succeeded(),
-    )
+    children = MatchChildren(reactor, options.child_config(), launch_timeout=options["launch-timeout"],
+                             max_children=options["max-matches"])
+    warm_pool = WarmPool(children, size=options["warm-matches"])
+    launcher = MatchLauncher(children, warm_pool, observers=(metrics, MatchNotifications(notifier)))
     matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining,
                        on_launch_failed=metrics.launch_failed)
-    metrics.attach(lobby=lobby, launcher=launcher)
+    metrics.attach(lobby=lobby, launcher=launcher, warm_pool=warm_pool)
     api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches, metrics=metrics)
     site = make_site(api.resource(), reactor, on_request=metrics.http_request)
     top = GameServerService(
         lobby, scheduler, launcher, reactor,
         drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
-        systemd=SystemdNotifier(reactor), tune_gc=True,
+        systemd=SystemdNotifier(reactor), tune_gc=True, warm_pool=warm_pool,
     )
     top.log_observer = logs.log_observer(options, reactor=reactor)
+    launcher.setServiceParent(top)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
     if options["metrics-listen"]:
         strports.service(options["metrics-listen"], metrics_site(metrics, reactor), reactor=reactor).setServiceParent(top)
+    warm_pool.setServiceParent(top)  # warms once the listeners listen
     return top

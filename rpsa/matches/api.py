@@ -15,13 +15,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from rpsa.matches.launcher import LaunchError
+from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.session import new_token
 from rpsa.web import APIError, id_field, json_response, read_json_object, rounds_field
 
 log = Logger()
 
 MATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LIVE_STATES = ("starting", "waiting", "playing")
 
 
 def parse_match_request(body: Dict[str, Any]) -> Dict[str, Any]:
@@ -107,12 +107,6 @@ class MatchAPI:
         record = yield self.launcher.stop(match_id)
         log.info("match {match_id} stopped through the API", match_id=match_id)
         return json_response(request, record.to_json())
-
-    def match_ended(self, record) -> None:
-        """The launcher's ``on_ended`` hook: log and notify."""
-        ending = {"result": record.result} if record.result is not None else {"reason": record.reason}
-        log.info("match {match_id} ended: {ending}", match_id=record.match_id, ending=ending)
-        self._notify({"event": "match_ended", "match_id": record.match_id, **ending})
 
     def _notify(self, event: Dict[str, Any]) -> None:
         if self.notifier is not None:

@@ -2,6 +2,7 @@
 
 import json
 
+from twisted.application import service
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -33,14 +34,13 @@ class FakeRecord:
         self.state = state
 
 
-class FakeLauncher:
+class FakeLauncher(service.Service):
     """Records stops; ``records`` are what ``list()`` shows."""
 
     def __init__(self, *records):
         self.records = list(records)
         self.stopped = []
         self.stopped_all = False
-        self.warming = None
 
     def list(self):
         return list(self.records)
@@ -52,15 +52,17 @@ class FakeLauncher:
                 record.state = "ended"
         return defer.succeed(None)
 
-    def stopAll(self):
+    def stopService(self):
+        super().stopService()
         self.stopped_all = True
         return defer.succeed(None)
 
-    def startWarming(self):
-        self.warming = True
 
-    def stopWarming(self):
-        self.warming = False
+class FakeWarmPool(service.Service):
+    """A warm pool: ``running`` says whether it warms."""
+
+    def stopService(self):
+        super().stopService()
         return defer.succeed(None)
 
 
@@ -101,6 +103,7 @@ class DrainTestCase(SynchronousTestCase):
             self.playing_session.received(conn, json.dumps({"type": "select_fighter", "characterId": fighter}).encode(), False)
             self.playing_session.received(conn, b'{"type": "start_battle"}', False)
         self.launcher = FakeLauncher(FakeRecord("m-waiting", "waiting"), FakeRecord("m-playing", "playing"))
+        self.warm_pool = FakeWarmPool()
 
     def finish_match(self, limit=2000):
         """Tick the game in progress until it completes (bounded)."""
@@ -162,7 +165,9 @@ class ServiceStopTests(DrainTestCase):
     def make_service(self, timeout=600):
         self.systemd = FakeSystemd()
         service = GameServerService(self.lobby, self.scheduler, self.launcher, self.clock,
-                                    drain_timeout=timeout, systemd=self.systemd)
+                                    drain_timeout=timeout, systemd=self.systemd, warm_pool=self.warm_pool)
+        self.launcher.setServiceParent(service)
+        self.warm_pool.setServiceParent(service)
         service.startService()
         return service
 
@@ -170,10 +175,10 @@ class ServiceStopTests(DrainTestCase):
         """READY with the counts once started; STOPPING first thing when the stop begins."""
         service = self.make_service()
         self.assertEqual(self.systemd.sent, [("READY", "2 games, 2 matches")])
-        self.assertTrue(self.launcher.warming)
+        self.assertTrue(self.warm_pool.running)
         service.stopService()
         self.assertEqual(self.systemd.sent[1], ("STOPPING",))
-        self.assertFalse(self.launcher.warming)
+        self.assertFalse(self.warm_pool.running)
 
     def test_stop_after_drain_timeout_closes_everything(self):
         """At the drain timeout the running game's sockets close with 4104 and the children are stopped."""

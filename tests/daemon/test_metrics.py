@@ -55,14 +55,19 @@ class FakeLauncher:
     """A launcher as the collector sees it: ``list()`` of records."""
 
     max_matches = 100
-    warm = 4
-    warm_ready = 3
 
     def __init__(self, *states):
         self.records = [FakeRecord(state) for state in states]
 
     def list(self):
         return list(self.records)
+
+
+class FakeWarmPool:
+    """A warm pool as the collector sees it: its size and how many are ready."""
+
+    warm = 4
+    warm_ready = 3
 
 
 class FakeRequest:
@@ -472,7 +477,7 @@ class LimitTests(SynchronousTestCase):
     def test_limits_and_warm_pool(self):
         """rpsa_limit carries max_games, max_matches and warm_matches; rpsa_warm_matches_ready the pool."""
         metrics = Metrics()
-        metrics.attach(lobby=FakeLobby(), launcher=FakeLauncher())
+        metrics.attach(lobby=FakeLobby(), launcher=FakeLauncher(), warm_pool=FakeWarmPool())
         families = scrape(metrics)
         self.assertEqual(by_label(families["rpsa_limit"], "limit"),
                          {"max_games": 10000, "max_matches": 100, "warm_matches": 4})

@@ -208,7 +208,7 @@ class ReadAndStopTests(MatchAPITestCase):
 
 
 class NotificationTests(MatchAPITestCase):
-    """match_ready when a match gets its port, match_ended when it ends."""
+    """match_ready when a match gets its port (match_ended: tests.matches.test_notify)."""
 
     def test_ready_once(self):
         """One match_ready per launch (not for a repeated PUT), with the port and spectate URL."""
@@ -216,14 +216,3 @@ class NotificationTests(MatchAPITestCase):
         self.call("PUT", "/api/match", body())
         self.assertEqual(self.notifier.events, [{"event": "match_ready", "match_id": "m1", "port": 9000,
                                                  "spectate_url": "ws://games.example.com:9000/ws"}])
-
-    def test_ended_with_result_or_reason(self):
-        """match_ended carries the result, or the reason when there is no winner."""
-        won = MatchRecord(match_id="a", request={}, state="ended", result={"winner": "ann", "loser": "ben"})
-        abandoned = MatchRecord(match_id="b", request={}, state="ended", reason="abandoned")
-        self.matches.match_ended(won)
-        self.matches.match_ended(abandoned)
-        self.assertEqual(self.notifier.events, [
-            {"event": "match_ended", "match_id": "a", "result": {"winner": "ann", "loser": "ben"}},
-            {"event": "match_ended", "match_id": "b", "reason": "abandoned"},
-        ])
