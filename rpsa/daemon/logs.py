@@ -114,7 +114,7 @@ LOG_FORMAT_OPTION = [
 
 
 class Redactor:
-    """Scrubs secrets out of text: the patterns above, and every secret registered with :meth:`add`."""
+    """Scrubs secrets out of text: the patterns above, and every secret given (``secrets``, or :meth:`add`)."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._text_forms: List[str] = []

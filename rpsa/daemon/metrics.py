@@ -268,7 +268,7 @@ class Metrics:
 
 
 class _Collector:
-    """Adapts :meth:`Metrics.collect` to the registry's collector interface."""
+    """Adapts :meth:`Metrics.collect` (of ``metrics``) to the registry's collector interface."""
 
     def __init__(self, metrics: Metrics):
         self._metrics = metrics
@@ -284,7 +284,10 @@ def exposition(request, metrics: Metrics) -> bytes:
 
 
 class MetricsResource(Resource):
-    """``GET``: the metrics in the Prometheus text format (a leaf: every path below answers the same)."""
+    """``GET``: the metrics in the Prometheus text format (a leaf: every path below answers the same).
+
+    ``metrics``: the :class:`Metrics` to render.
+    """
 
     isLeaf = True
 
