@@ -8,6 +8,7 @@ player 2 gone reopens it (the host is told 4003).
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from twisted.logger import Logger
@@ -66,9 +67,19 @@ class Draining(LobbyError):
 
 
 class Lobby(SessionOwner):
-    """All games of this process, by id, and their seats, by token."""
+    """All games of this process, by id, and their seats, by token.
 
-    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None):
+    ``reactor``: the reactor (time, and the games' WebSocket factories);
+    ``settings``: every game's :class:`~rpsa.play.settings.GameSettings`;
+    ``scheduler``: the :class:`~rpsa.play.ticker.TickScheduler` ticking the
+    games; ``max_games``: most games held at once; ``hooks``: the
+    :class:`~rpsa.play.hooks.ServerHooks` told about games and connections;
+    ``draining``: an object whose ``active`` attribute is true while the server
+    drains (new games and joins are refused then); None: never.
+    """
+
+    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
+                 draining=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
         self._reactor = reactor
         self.settings = settings
@@ -78,13 +89,13 @@ class Lobby(SessionOwner):
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
-        self.draining = False
+        self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
 
     def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3) -> Tuple[GameSession, Seat]:
         """Create a game with ``user_id`` as its host (seat 1)."""
-        if self.draining:
+        if self._draining.active:
             raise Draining("the server is draining: no new games")
         if game_id is not None and game_id in self.games:
             raise GameExists(f"game {game_id!r} already exists")
@@ -105,7 +116,7 @@ class Lobby(SessionOwner):
 
     def join(self, game_id: str, user_id: str, username: str) -> Tuple[GameSession, Seat]:
         """Seat ``user_id`` as player 2."""
-        if self.draining:
+        if self._draining.active:
             raise Draining("the server is draining: no new players")
         session = self.get(game_id)
         if session.seat_for_user(user_id) is not None:

@@ -166,16 +166,28 @@ class Notifier(service.Service):
 
 
 class MatchNotifications(MatchObserver):
-    """Logs the end of each match and posts it as ``match_ended`` through ``notifier`` (``None``: log only)."""
+    """Logs the start and end of each match and posts them as ``match_ready`` and ``match_ended``.
+
+    ``notifier``: the :class:`Notifier` to post through (``None``: log only).
+    """
 
     def __init__(self, notifier: Optional[Notifier] = None):
         self._notifier = notifier
 
+    def match_launched(self, record: MatchRecord, spectate_url: str) -> None:
+        """A match launched through the API has its port (the API knows its public URLs)."""
+        log.info("match {match_id} started on port {port}", match_id=record.match_id, port=record.port)
+        self._post({"event": "match_ready", "match_id": record.match_id, "port": record.port,
+                    "spectate_url": spectate_url})
+
     def match_ended(self, record: MatchRecord) -> None:
         ending = {"result": record.result} if record.result is not None else {"reason": record.reason}
         log.info("match {match_id} ended: {ending}", match_id=record.match_id, ending=ending)
+        self._post({"event": "match_ended", "match_id": record.match_id, **ending})
+
+    def _post(self, event: Dict[str, Any]) -> None:
         if self._notifier is not None:
-            self._notifier.post({"event": "match_ended", "match_id": record.match_id, **ending})
+            self._notifier.post(event)
 
 
 def _redacted(url: str) -> str:

@@ -1,4 +1,4 @@
-"""``/api/match`` over HTTP, in memory: validation, idempotence, failures, notifications."""
+"""``/api/match`` over HTTP, in memory (mounted in the root app): validation, idempotence, failures, notifications."""
 
 import json
 
@@ -7,10 +7,14 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from rpsa.daemon.drain import DrainState
+from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
-from rpsa.matches.launcher import LaunchError, MatchRecord
+from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
-from rpsa.matches.api import MatchAPI
+from rpsa.matches.api import MatchAPI, MatchHooks
+from rpsa.matches.notify import MatchNotifications
+from rpsa.matches.launcher import LaunchError, MatchRecord
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder
@@ -71,21 +75,36 @@ class FakeNotifier:
         return defer.succeed(True)
 
 
+class FailureHooks(MatchHooks):
+    """Records the codes of failed launches."""
+
+    def __init__(self):
+        self.failures = []
+
+    def launch_failed(self, code):
+        self.failures.append(code)
+
+
 class MatchAPITestCase(SynchronousTestCase):
-    """The lobby API with a MatchAPI over a fake launcher."""
+    """The root resource with a MatchAPI over a fake launcher mounted at /api/match."""
 
     draining = False
 
     def setUp(self):
         clock = Clock()
-        lobby = Lobby(clock, GameSettings(), TickScheduler(clock, 1.0))
+        state = DrainState()
+        state.active = self.draining
+        lobby = Lobby(clock, GameSettings(), TickScheduler(clock, 1.0), draining=state)
         self.launcher = FakeLauncher()
         self.notifier = FakeNotifier()
-        self.failures = []
+        self.events = MatchNotifications(self.notifier)
+        hooks = FailureHooks()
+        self.failures = hooks.failures
         urls = URLBuilder("https://games.example.com/prefix")
-        self.matches = MatchAPI(self.launcher, urls, self.notifier, is_draining=lambda: self.draining,
-                                on_launch_failed=self.failures.append)
-        self.stub = StubTreq(LobbyAPI(lobby, AccessPolicy(KEY), urls, matches=self.matches).resource())
+        access = AccessPolicy(KEY)
+        matches = MatchAPI(self.launcher, urls, access, events=self.events, draining=state, hooks=hooks)
+        root = RootAPI(access, state, None, LobbyAPI(lobby, access, urls), CompatAPI(lobby, access), matches)
+        self.stub = StubTreq(root.resource())
 
     def call(self, method, path, payload=None, key=KEY):
         """One request; returns (status, decoded JSON)."""
@@ -151,6 +170,12 @@ class PutTests(MatchAPITestCase):
             status, answer = self.call("PUT", "/api/match", bad)
             self.assertEqual((status, answer["error"]["code"]), (400, "bad_field"), bad)
         self.assertEqual(self.launcher.launched, [])
+
+    def test_unknown_routes(self):
+        """Another method, or a deeper path, is 404 not_found, as for any unknown /api/ route."""
+        for method, path in (("POST", "/api/match"), ("PUT", "/api/match/m1"), ("GET", "/api/match/m1/x")):
+            status, answer = self.call(method, path)
+            self.assertEqual((status, answer["error"]["code"]), (404, "not_found"), (method, path))
 
     def test_needs_the_key(self):
         """Without the API key the launcher's routes are 401."""

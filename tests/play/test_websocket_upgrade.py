@@ -25,6 +25,7 @@ class UpgradeReleaseTests(TestCase):
         """The upgraded request is garbage once the WebSocket is open."""
         scheduler = TickScheduler(reactor, 1.0)
         lobby = Lobby(reactor, GameSettings(ping_interval=0), scheduler)  # no ping timers to outlive the test
+        # The lobby API alone, at the root: its routes are relative to its mount point (/api/ in the server).
         site = make_site(LobbyAPI(lobby, AccessPolicy(None), URLBuilder(None)).resource(), reactor)
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
@@ -40,7 +41,7 @@ class UpgradeReleaseTests(TestCase):
             return original(resource, request)
 
         self.patch(GameWebSocketResource, "render", render)
-        client = yield connect(reactor, f"ws://127.0.0.1:{port.getHost().port}/api/games/g1/ws?token={seat.token}")
+        client = yield connect(reactor, f"ws://127.0.0.1:{port.getHost().port}/games/g1/ws?token={seat.token}")
         yield client.wait_for(of_type("welcome"))
         (request_ref, channel), = seen
         del seen[:], channel
