@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.play import wire
 from rpsa.lobby.games import NoSuchGame
 from rpsa.rules import Game, GameEventType, RoundEventType
-from tests.play.fakes import FakeConnection, make_lobby, of_type
+from tests.play.fakes import FakeConnection, make_lobby
+from tests.support.wsclient import of_type
 
 ROCK, PAPER, SCISSORS = 0, 1, 2
 GAME, ROUND = "RPSGameEvent", "RPSRoundEvent"

@@ -19,7 +19,8 @@ from txaio.testutil import replace_loop
 from rpsa.play import wire
 from rpsa.rules import GameEventType, RoundEventType
 from rpsa.play.websocket import GameConnectionFactory
-from tests.play.fakes import RecordingClient, RecordingHooks, make_lobby, of_type
+from tests.play.fakes import RecordingHooks, make_lobby
+from tests.support.wsclient import RecordingClient, of_type
 
 
 class WebSocketTestCase(TestCase):
@@ -67,6 +68,7 @@ class WebSocketTestCase(TestCase):
     def assert_refused(self, query, status):
         """Connecting with ``query`` is refused at the handshake with HTTP ``status``."""
         client = self.open(query)
+        yield self.assertFailure(client.opened, ConnectionError)
         yield client.is_closed
         self.assertEqual(client.status_code, status)
         self.assertEqual(client.messages, [])
