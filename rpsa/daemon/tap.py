@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import signal
@@ -15,7 +14,7 @@ from twisted.python import usage
 
 from rpsa.daemon import logs
 
-from rpsa.play import wire
+from rpsa.play import fastpath, wire
 from rpsa.lobby.api import LobbyAPI
 from rpsa.daemon.drain import Drainer
 from rpsa.daemon.listeners import is_local, split_endpoint
@@ -33,7 +32,6 @@ log = Logger()
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 STOP_TIMEOUT = 5.0
-GC_THRESHOLD = 50_000  # allocations between young-generation collections (CPython's default: 700)
 
 
 def _number(kind, minimum, name):
@@ -224,12 +222,7 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
 
     def startService(self):
         if self._tune_gc:
-            # Long-lived objects (modules, the service tree) never need collecting:
-            # keep them out of the cyclic GC's passes, and collect less often (games
-            # make few cycles), so full passes do not stall thousands of games' ticks
-            # (at 4000 games: worst tick 285 ms -> 66 ms, p99 15 ms -> 3.4 ms).
-            gc.freeze()
-            gc.set_threshold(GC_THRESHOLD, 50, 100)
+            fastpath.tune_gc()
         super().startService()  # the listeners are listening now
         self.launcher.startWarming()
         log.info("rpsa {version} serving", version=_version())

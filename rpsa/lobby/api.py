@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from rpsa.lobby import games as lobby_errors
-from rpsa.play import wire
+from rpsa.play import views, wire
 from rpsa.lobby.compat import CompatAPI
 from rpsa.matches.launcher import LaunchError
 from rpsa.rules import FIGHTERS
@@ -169,12 +169,12 @@ class LobbyAPI:
     @requires_key
     def list_games(self, request):
         joinable = _flag(request, b"joinable")
-        return json_response(request, {"games": [g.summary() for g in self.lobby.list(joinable)]})
+        return json_response(request, {"games": [views.summary(g) for g in self.lobby.list(joinable)]})
 
     @app.route("/api/games/<game_id>", methods=["GET"])
     @requires_key
     def get_game(self, request, game_id):
-        return json_response(request, self.lobby.get(game_id).summary())
+        return json_response(request, views.summary(self.lobby.get(game_id)))
 
     @app.route("/api/games/<game_id>", methods=["DELETE"])
     @requires_key
@@ -201,7 +201,7 @@ class LobbyAPI:
     @app.route("/api/games/<game_id>/ws", methods=["GET"])
     def game_websocket(self, request, game_id):
         # No API key: a player proves its seat with its token, spectating is open.
-        return make_resource(self.lobby.get(game_id))
+        return make_resource(self.lobby.factory(game_id))
 
     # -- matches ---------------------------------------------------------------
 

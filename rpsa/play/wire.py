@@ -2,7 +2,8 @@
 
 The messages are the original Varcade RPSA server's (``docs/protocol.md`` is the
 reference for humans); rpsa adds ``welcome``, ``player_left`` and its own close
-codes.  Every server message is encoded once, however many sockets receive it.
+codes.  Every server message is encoded once, however many sockets receive it
+(into frames by :class:`rpsa.play.fastpath.FramePreparer`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import functools
 import json
 from typing import Any, Dict, Optional, Tuple
 
-from rpsa.rules import FIGHTERS, Event, GameEventType, RoundEventType
-from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
+from rpsa.rules import FIGHTERS, Event
 
 # Close and error codes of the original server.
 HOST_NOT_CONNECTED = 4000      # close: player 2 connected before the host
@@ -74,15 +74,11 @@ def engine_event(event: Event) -> Dict[str, Any]:
     return {"type": event.classtype, "eventData": event.to_wire()}
 
 
-def sync(health) -> Dict[str, Any]:
-    """``sync``: both fighters' health, sent after every STATE_CHANGE."""
-    return {"type": "sync", "gameData": {"p1Health": health[0], "p2Health": health[1]}}
-
-
 def sync_payload(health) -> bytes:
-    """``encode(sync(health))``, formatted directly: it is sent after every state change of every game.
+    """``sync``, both fighters' health, encoded: ``{"type":"sync","gameData":{"p1Health":…,"p2Health":…}}``.
 
-    Health figures are ints or finite floats, which JSON writes as ``repr`` does.
+    Formatted directly, as it is sent after every STATE_CHANGE of every game;
+    health figures are ints or finite floats, which JSON writes as ``repr`` does.
     """
     return b'{"type":"sync","gameData":{"p1Health":%b,"p2Health":%b}}' % (
         repr(health[0]).encode(), repr(health[1]).encode())
@@ -96,37 +92,6 @@ def error(code, message: str) -> Dict[str, Any]:
 def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     """``player_left``: a player's connection dropped; the seat is held for ``grace`` seconds."""
     return {"type": "player_left", "userId": user_id, "reconnectGrace": grace}
-
-
-# Prepared frames of messages that are byte for byte the same in every game
-# (countdowns, state changes, common health pairs): built once per process.
-SHARED_FRAMES_MAX = 4096
-_shared_frames: Dict[Any, Any] = {}
-_SAME_IN_EVERY_GAME = {
-    (ROUND_EVENT, RoundEventType.ROUND_COUNTDOWN),
-    (ROUND_EVENT, RoundEventType.WEAPON_COUNTDOWN),
-    (ROUND_EVENT, RoundEventType.STATE_CHANGE),
-    (ROUND_EVENT, RoundEventType.ROUND_STARTED),
-    (GAME_EVENT, GameEventType.GAME_STARTED),
-}
-
-
-def shared_frame(key, build, prepare):
-    """The prepared frame of the message ``build()`` returns, built once for ``key`` in this process."""
-    frame = _shared_frames.get(key)
-    if frame is None:
-        frame = prepare(encode(build()))
-        if len(_shared_frames) < SHARED_FRAMES_MAX:
-            _shared_frames[key] = frame
-    return frame
-
-
-def event_frame_key(event: Event):
-    """A key for an event whose frame is the same in every game, or None (it carries ids or results)."""
-    if (event.classtype, event.type) not in _SAME_IN_EVERY_GAME:
-        return None
-    data = event.data
-    return (event.classtype, event.type, None if data is None else tuple(data.values()))
 
 
 class BadMessage(ValueError):

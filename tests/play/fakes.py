@@ -2,10 +2,11 @@
 
 - L{FakeConnection} stands in for L{rpsa.play.websocket.GameConnection} in front of
   a L{rpsa.play.session.GameSession}.  Sessions are created through
-  L{rpsa.lobby.games.Lobby.create}, so they have a real Autobahn factory and
-  broadcasts arrive as Autobahn C{PreparedMessage}s: the fake decodes their
-  C{payload} (the unframed JSON text), and decodes C{send_message} dicts from
-  their wire encoding, so a test sees exactly the JSON a client would.
+  L{rpsa.lobby.games.Lobby.create}, so they have the lobby's real
+  L{rpsa.play.fastpath.FramePreparer} and broadcasts arrive as Autobahn
+  C{PreparedMessage}s: the fake decodes their C{payload} (the unframed JSON
+  text), and decodes C{send_message} dicts from their wire encoding, so a test
+  sees exactly the JSON a client would.
 - L{make_lobby} builds a lobby and tick scheduler on a given clock;
   L{RecordingHooks} records what connections report to the server's hooks.
 
