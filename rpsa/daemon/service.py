@@ -16,7 +16,6 @@ it has stopped.
 
 from __future__ import annotations
 
-import gc
 import signal as signal_module
 from typing import Callable, Dict, Optional
 
@@ -27,13 +26,12 @@ from twisted.logger import Logger
 
 from rpsa.daemon import logs
 from rpsa.daemon.sdnotify import status_text
-from rpsa.play import wire
+from rpsa.play import fastpath, wire
 
 log = Logger()
 
 STOP_TIMEOUT = 5.0
 STATUS_INTERVAL = 1.0  # seconds between systemd STATUS updates (the notifier drops unchanged text)
-GC_THRESHOLD = 50_000  # allocations between young-generation collections (CPython's default: 700)
 
 
 class SignalHandlers:
@@ -136,12 +134,7 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
 
     def startService(self):
         if self._tune_gc:
-            # Long-lived objects (modules, the service tree) never need collecting:
-            # keep them out of the cyclic GC's passes, and collect less often (games
-            # make few cycles), so full passes do not stall thousands of games' ticks
-            # (at 4000 games: worst tick 285 ms -> 66 ms, p99 15 ms -> 3.4 ms).
-            gc.freeze()
-            gc.set_threshold(GC_THRESHOLD, 50, 100)
+            fastpath.tune_gc()  # why and what it bought: rpsa.play.fastpath
         if self._signals is not None and self._log_file is not None:
             self._signals.install(signal_module.SIGUSR1, self._log_file.rotate, only_if_default=True)
         super().startService()  # the launcher, the listeners, the warm pool, then SystemdStatus says READY

@@ -10,7 +10,7 @@ from __future__ import annotations
 from twisted.logger import Logger
 
 from rpsa.lobby import games as lobby_errors
-from rpsa.play import wire
+from rpsa.play import views, wire
 from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
 from rpsa.web import (
@@ -83,12 +83,12 @@ class LobbyAPI:
     @requires_key
     def list_games(self, request):
         joinable = _flag(request, b"joinable")
-        return json_response(request, {"games": [g.summary() for g in self.lobby.list(joinable)]})
+        return json_response(request, {"games": [views.summary(g) for g in self.lobby.list(joinable)]})
 
     @app.route("/games/<game_id>", methods=["GET"])
     @requires_key
     def get_game(self, request, game_id):
-        return json_response(request, self.lobby.get(game_id).summary())
+        return json_response(request, views.summary(self.lobby.get(game_id)))
 
     @app.route("/games/<game_id>", methods=["DELETE"])
     @requires_key
@@ -115,7 +115,7 @@ class LobbyAPI:
     @app.route("/games/<game_id>/ws", methods=["GET"])
     def game_websocket(self, request, game_id):
         # No API key: a player proves its seat with its token, spectating is open.
-        return make_resource(self.lobby.get(game_id))
+        return make_resource(self.lobby.factory(game_id))
 
     add_not_found(app, "/", "no such API route", branch=True)
 

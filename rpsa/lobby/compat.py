@@ -124,6 +124,6 @@ class CompatAPI:
         user_id = (request.args.get(b"user_id") or [b""])[0].decode("utf-8", "replace")
         if user_id != seat.user_id:
             raise _original(403, "the game_token does not belong to this user_id")
-        return make_resource(session)
+        return make_resource(self.lobby.factory(session.game_id))
 
     add_not_found(app, "/<path:rest>", "no such route")

@@ -19,7 +19,8 @@ from rpsa.play.session import GameSession, Seat, SeatTaken, SessionOwner
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 from rpsa.play.settings import GameSettings
-from rpsa.play.websocket import make_factory
+from rpsa.play.fastpath import FramePreparer
+from rpsa.play.websocket import GameConnectionFactory
 
 log = Logger()
 
@@ -81,6 +82,7 @@ class Lobby(SessionOwner):
     def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
                  draining=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
+        self.frames = FramePreparer()  # one for every game's messages
         self._reactor = reactor
         self.settings = settings
         self._scheduler = scheduler
@@ -89,6 +91,7 @@ class Lobby(SessionOwner):
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
+        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # until each session closes
         self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
@@ -105,8 +108,8 @@ class Lobby(SessionOwner):
             game_id = secrets.token_urlsafe(9)
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
-        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self)
-        make_factory(session, self._reactor, self.hooks, self.heartbeat)
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self)
+        self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)
@@ -137,6 +140,10 @@ class Lobby(SessionOwner):
         if session is None:
             raise NoSuchGame(f"no game {game_id!r}")
         return session
+
+    def factory(self, game_id: str) -> GameConnectionFactory:
+        """The WebSocket factory of the live game with this id, or raise NoSuchGame."""
+        return self._factories[self.get(game_id)]
 
     def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
         """The session and seat a token opens, or None."""
@@ -198,6 +205,7 @@ class Lobby(SessionOwner):
 
     def session_closed(self, session: GameSession) -> None:
         self._finishing.discard(session)
+        self._factories.pop(session, None)
         self._forget(session)
 
     # -- internals -------------------------------------------------------------

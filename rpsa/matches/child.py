@@ -25,12 +25,13 @@ from rpsa.matches.stdio import (
     ChildError, LineBuffer, decode_config, decode_match, error_report, json_report, report_line,
 )
 from rpsa.play import wire
+from rpsa.play.fastpath import FramePreparer
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
-from rpsa.play.websocket import make_factory, make_resource
+from rpsa.play.websocket import GameConnectionFactory, make_resource
 from rpsa.rules import GameState
 from rpsa.web import make_site
 
@@ -92,6 +93,7 @@ class MatchRunner(SessionOwner):
         self.settings = GameSettings.from_json(config)
         self._scheduler = TickScheduler(self._reactor, self.settings.tick)
         self._heartbeat = Heartbeat(self._reactor, self.settings.ping_interval)
+        self._frames = FramePreparer()
         site = make_site(self._root, self._reactor)
         low, high = config["ports"]
         interface = config.get("interface", "127.0.0.1")
@@ -110,13 +112,13 @@ class MatchRunner(SessionOwner):
         """Start waiting for this match's players."""
         session = GameSession(
             match["match_id"], match["rounds"], self._reactor, self.settings,
-            self._scheduler, owner=self, host_first=False,
+            self._scheduler, self._frames, owner=self, host_first=False,
         )
-        factory = make_factory(session, self._reactor, self._tracker, self._heartbeat)
+        factory = GameConnectionFactory(session, self._reactor, self._tracker, self._heartbeat)
         for player in match["players"]:
             session.add_seat(player["user_id"], player["username"], player["token"])
         self.session = session
-        self._root.putChild(b"ws", make_resource(session))
+        self._root.putChild(b"ws", make_resource(factory))
         log.info("match {match_id} waiting for its players", match_id=session.game_id)
         self._status()
         return factory

@@ -14,14 +14,12 @@ from rpsa.rules import GameEventType, RoundEventType
 from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
 from rpsa.rules.round import RoundState
 
-# What a client sends (``wire.CLIENT_TYPES`` lists them in this order).
-SELECT_FIGHTER, START_BATTLE, SELECT_WEAPON = wire.CLIENT_TYPES
-
-# What the server sends, by the type its builder in rpsa.play.wire gives it.
-PLAYER_JOINED = wire.player_joined(None, None)["type"]
-FIGHTER_SELECTED = wire.fighter_selected("", "")["type"]
-SYNC = wire.sync((0, 0))["type"]
-ERROR = wire.error(0, "")["type"]
+# What a client sends, and what the server sends (rpsa.play.wire names each type once).
+SELECT_FIGHTER, START_BATTLE, SELECT_WEAPON = wire.SELECT_FIGHTER, wire.START_BATTLE, wire.SELECT_WEAPON
+PLAYER_JOINED = wire.PLAYER_JOINED
+FIGHTER_SELECTED = wire.SELECT_FIGHTER
+SYNC = wire.SYNC
+ERROR = wire.ERROR
 
 # The engine events the load tester acts on.
 GAME_STARTED = GameEventType.GAME_STARTED
