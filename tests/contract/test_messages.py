@@ -100,9 +100,9 @@ class ServerMessageTests(SynchronousTestCase):
         session, host_seat = lobby.create("alice", "Alice Ünïcode 👩", game_id="g 1/é")
         _, guest_seat = lobby.join("g 1/é", "bob", "Bob")
         path = "/api/games/g/ws"
-        host = MemoryPeer(session.factory, f"{path}?token={host_seat.token}")
-        watcher = MemoryPeer(session.factory, path, port=40001)
-        guest = MemoryPeer(session.factory, f"{path}?token={guest_seat.token}", port=40002)
+        host = MemoryPeer(lobby.factory(session.game_id), f"{path}?token={host_seat.token}")
+        watcher = MemoryPeer(lobby.factory(session.game_id), path, port=40001)
+        guest = MemoryPeer(lobby.factory(session.game_id), f"{path}?token={guest_seat.token}", port=40002)
         guest.send(text({"type": "select_weapon", "index": 9}))  # an error message
         for peer, fighter in ((host, "aru"), (guest, "mai")):
             peer.send(text({"type": "select_fighter", "characterId": fighter}))
@@ -135,10 +135,10 @@ class ServerMessageTests(SynchronousTestCase):
         lobby, _, _ = make_lobby(reactor)
         session, host_seat = lobby.create("alice", "Alice", game_id="g1")
         _, guest_seat = lobby.join("g1", "bob", "Bob")
-        host = MemoryPeer(session.factory, f"/ws?token={host_seat.token}")
-        guest = MemoryPeer(session.factory, f"/ws?token={guest_seat.token}", port=40001)
+        host = MemoryPeer(lobby.factory(session.game_id), f"/ws?token={host_seat.token}")
+        guest = MemoryPeer(lobby.factory(session.game_id), f"/ws?token={guest_seat.token}", port=40001)
         guest.lose()
-        again = MemoryPeer(session.factory, f"/ws?token={guest_seat.token}", port=40002)
+        again = MemoryPeer(lobby.factory(session.game_id), f"/ws?token={guest_seat.token}", port=40002)
         host.poll()
         self.assertTrue(host.of_type("player_left"))
         for message in host.messages + again.messages:

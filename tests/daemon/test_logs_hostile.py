@@ -8,7 +8,8 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.daemon import logs
-from tests.daemon.test_logs import access_request
+from rpsa.web import access_log_formatter
+from tests.test_web import access_request
 
 FORGED = "alice\n2026-01-01T00:00:00+0000 [rpsa.daemon] rpsa serving\x1b[2K\r\x00"
 
@@ -45,7 +46,7 @@ class TokenTests(SynchronousTestCase):
         token = secrets.token_urlsafe(32)
         request = access_request(f"/api/games/{token}/ws".encode())
         request.requestHeaders.setRawHeaders(b"user-agent", [f"bot {token}".encode()])
-        line = logs.Redactor().scrub(logs.access_log_formatter("[01/Jan/2026:00:00:00 +0000]", request))
+        line = logs.Redactor().scrub(access_log_formatter("[01/Jan/2026:00:00:00 +0000]", request))
         self.assertNotIn(token, line)
 
     def test_event_field(self):

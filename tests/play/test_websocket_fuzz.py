@@ -51,7 +51,7 @@ class Servers:
 
     def peer(self, session, token=None):
         path = "/api/games/x/ws" + (f"?token={token}" if token else "")
-        return MemoryPeer(session.factory, path, port=next(self.ports))
+        return MemoryPeer(self.lobby.factory(session.game_id), path, port=next(self.ports))
 
 
 class FuzzTests(SynchronousTestCase):

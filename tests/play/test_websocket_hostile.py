@@ -37,10 +37,10 @@ class HostileTestCase(SynchronousTestCase):
         self.ports = iter(range(41000, 42000))
 
     def spectator(self, **kwargs):
-        return MemoryPeer(self.session.factory, "/api/games/g1/ws", port=next(self.ports), **kwargs)
+        return MemoryPeer(self.lobby.factory("g1"), "/api/games/g1/ws", port=next(self.ports), **kwargs)
 
     def player(self, seat):
-        return MemoryPeer(self.session.factory, f"/api/games/g1/ws?token={seat.token}", port=next(self.ports))
+        return MemoryPeer(self.lobby.factory("g1"), f"/api/games/g1/ws?token={seat.token}", port=next(self.ports))
 
     def settle(self, peer, seconds=5):
         """Let close handshakes and timers run out."""

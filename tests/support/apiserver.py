@@ -5,8 +5,11 @@ import json
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 
-from rpsa.daemon.metrics import Metrics
+from rpsa.daemon.drain import DrainState
+from rpsa.daemon.metrics import Counters, Metrics
+from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
+from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
 from rpsa.matches.api import MatchAPI
 from rpsa.play.settings import GameSettings
@@ -23,17 +26,21 @@ class Server:
     def __init__(self, api_key=None, max_games=10, launcher=True, metrics=True):
         clock = Clock()
         settings = GameSettings()
-        self.lobby = Lobby(clock, settings, TickScheduler(clock, settings.tick), max_games=max_games)
+        self.draining = DrainState()
+        self.lobby = Lobby(clock, settings, TickScheduler(clock, settings.tick), max_games=max_games,
+                           draining=self.draining)
         urls = URLBuilder()
+        access = AccessPolicy(api_key)
         self.launcher = FakeLauncher() if launcher else None
-        matches = MatchAPI(self.launcher, urls, is_draining=lambda: self.lobby.draining) if launcher else None
-        api = LobbyAPI(self.lobby, AccessPolicy(api_key), urls, matches=matches,
-                       metrics=Metrics() if metrics else None)
-        self.stub = StubTreq(api.resource())
+        matches = MatchAPI(self.launcher, urls, access, draining=self.draining) if launcher else None
+        root = RootAPI(access, self.draining, Metrics(Counters(), lobby=self.lobby) if metrics else None,
+                       lobby_api=LobbyAPI(self.lobby, access, urls), compat_api=CompatAPI(self.lobby, access),
+                       match_api=matches)
+        self.stub = StubTreq(root.resource())
 
     def drain(self):
         """Start draining."""
-        self.lobby.draining = True
+        self.draining.active = True
 
     def call(self, method, path, body=None, raw=None, headers=None):
         """``(status, content type, raw body)``; ``self.last_headers`` holds the answer's headers."""

@@ -1,10 +1,10 @@
-"""The match child's match line against what the daemon must never hand it (issue 10): the same name rule."""
+"""The match line (rpsa.matches.stdio) against what the daemon must never hand a child (issue 10): the same name rule."""
 
 import json
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.matches import child
+from rpsa.matches import stdio
 
 
 def match_line(**changes):
@@ -22,21 +22,21 @@ def match_line(**changes):
 class MatchLineTests(SynchronousTestCase):
 
     def test_good(self):
-        self.assertEqual(child.parse_match(match_line())["match_id"], "m1")
+        self.assertEqual(stdio.decode_match(match_line())["match_id"], "m1")
 
     def test_names(self):
         """A lone surrogate or a control character in a name would poison every message of the match."""
         for field in ("user_id", "username"):
             for bad in ("\ud800", "a\x1b", "a\n", "", "x" * 65):
-                with self.assertRaises(child.ChildError, msg=(field, bad)):
-                    child.parse_match(match_line(**{field: bad}))
+                with self.assertRaises(stdio.ChildError, msg=(field, bad)):
+                    stdio.decode_match(match_line(**{field: bad}))
 
     def test_match_id(self):
         for bad in ("m1\n", "", "has space", "x" * 65, 3):
-            with self.assertRaises(child.ChildError, msg=bad):
-                child.parse_match(match_line(match_id=bad))
+            with self.assertRaises(stdio.ChildError, msg=bad):
+                stdio.decode_match(match_line(match_id=bad))
 
     def test_deep_line(self):
         """A deeply nested line is bad_match, not a RecursionError."""
-        with self.assertRaises(child.ChildError):
-            child.parse_match(b"[" * 8000)
+        with self.assertRaises(stdio.ChildError):
+            stdio.decode_match(b"[" * 8000)
