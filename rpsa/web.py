@@ -16,7 +16,7 @@ import functools
 import hmac
 import json
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from klein import Klein
@@ -27,13 +27,13 @@ from twisted.web.server import Request, Site
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
-from rpsa.rules.game import VALID_ROUNDS
+from rpsa.contract import bodies
 
 log = Logger()
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 16 * 1024
 HTTP_IDLE_TIMEOUT = 60  # seconds an idle keep-alive HTTP connection is kept (Twisted's default: 12 hours)
-MAX_ID_LENGTH = 64
 UNAUTHORIZED = "this route needs 'Authorization: Bearer <api key>'"
 NOT_FOUND_ENDPOINT = "no_such_route"  # the endpoint of every catch-all 404 route (not a route template)
 
@@ -179,26 +179,32 @@ def requires_key(route):
 _PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
-def route_templates(app: Klein, mounts: Mapping[str, Klein] = {}, prefix: str = "") -> List[str]:
-    """Every route of ``app`` as a template (``/api/games/{game_id}``), mounted apps' included.
+def route_table(app: Klein, mounts: Mapping[str, Klein] = {}, prefix: str = "") -> Dict[str, List[str]]:
+    """Every route of ``app`` as a template (``/api/games/{game_id}``) and its methods, mounted apps' included.
 
     ``mounts`` maps the endpoint of a branch route to the app it mounts; the
     catch-all 404 routes (:func:`add_not_found`), branches and ``<path:...>``
-    rules are not templates.
+    rules are not templates.  The methods are sorted, ``HEAD`` left out.
     """
-    templates: List[str] = []
+    table: Dict[str, List[str]] = {}
     for rule in app.url_map.iter_rules():
         endpoint, text = rule.endpoint, rule.rule
         if endpoint.endswith("_branch") or endpoint == NOT_FOUND_ENDPOINT or "<path:" in text:
             continue
         if endpoint in mounts:
-            templates += route_templates(mounts[endpoint], {}, prefix + text.rstrip("/"))
+            for template, methods in route_table(mounts[endpoint], {}, prefix + text.rstrip("/")).items():
+                table.setdefault(template, [])
+                table[template] = sorted(set(table[template]) | set(methods))
             continue
         path = prefix + text if text != "/" or not prefix else prefix
         template = _PARAMETER.sub(lambda m: "{" + m.group(1) + "}", path)
-        if template not in templates:
-            templates.append(template)
-    return templates
+        table[template] = sorted(set(table.get(template, [])) | (set(rule.methods or ()) - {"HEAD", "OPTIONS"}))
+    return table
+
+
+def route_templates(app: Klein, mounts: Mapping[str, Klein] = {}, prefix: str = "") -> List[str]:
+    """Every route of ``app`` as a template (see :func:`route_table`)."""
+    return list(route_table(app, mounts, prefix))
 
 
 # -- bodies and fields -------------------------------------------------------------
@@ -226,11 +232,13 @@ class BoundedRequest(Request):
         super().handleContentChunk(data)
 
 
-def read_json_object(request, json_content_type: bool = True) -> Dict[str, Any]:
-    """The request's body as a JSON object, or raise APIError (413, 415, 400).
+def read_body(request, kind: Type[T], json_content_type: bool = True) -> T:
+    """The request's JSON body as a ``kind`` (a :mod:`rpsa.contract.bodies` structure), or raise APIError.
 
-    ``json_content_type``: refuse a body not sent as JSON (415); the original
-    server's clients may send none.
+    413 ``body_too_large``; 415 ``unsupported_media_type`` when
+    ``json_content_type`` and the body is not sent as JSON (the original
+    server's clients may send none); 400 ``invalid_json`` (not JSON, nested
+    too deeply, not an object) or ``bad_field`` (the message names the field).
     """
     if getattr(request, "body_too_large", False):
         raise APIError(413, "body_too_large", f"the request body is over {MAX_BODY_BYTES} bytes")
@@ -243,43 +251,9 @@ def read_json_object(request, json_content_type: bool = True) -> Dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:  # a request that did not bound its body itself
         raise APIError(413, "body_too_large", f"the request body is over {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise APIError(400, "invalid_json", "the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise APIError(400, "invalid_json", "the request body must be a JSON object")
-    return body
-
-
-def id_problem(value: Any) -> Optional[str]:
-    """What ``value`` must be to be an id (``a non-empty string``, ``at most 64 characters``), or None if it is one."""
-    if not isinstance(value, str) or not value:
-        return "a non-empty string"
-    if len(value) > MAX_ID_LENGTH:
-        return f"at most {MAX_ID_LENGTH} characters"
-    return None
-
-
-def id_field(body: Dict[str, Any], key: str, required: bool = True) -> Optional[str]:
-    """A non-empty string of at most 64 characters, or raise APIError 400."""
-    if key not in body or body[key] is None:
-        if required:
-            raise APIError(400, "bad_field", f"{key!r} is required")
-        return None
-    value = body[key]
-    if id_problem(value) is not None:
-        raise APIError(400, "bad_field", f"{key!r} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
-    return value
-
-
-def rounds_field(body: Dict[str, Any]) -> int:
-    """``rounds``: one of the rules' VALID_ROUNDS, default 3."""
-    value = body.get("rounds", 3)
-    if value is None:
-        return 3
-    if type(value) is not int or value not in VALID_ROUNDS:
-        raise APIError(400, "bad_field", "'rounds' must be an odd integer from 1 to 9")
-    return value
+        return bodies.decode(raw, kind)
+    except bodies.BodyError as e:
+        raise APIError(400, e.code, e.message) from None
 
 
 # -- access and URLs -----------------------------------------------------------------

@@ -26,6 +26,17 @@ from rpsa.rules import FIGHTERS
 from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
 
 Name = names.Name
+
+# Message types (the ``"type"`` field), each named once.  A client sends the
+# first three; the server answers a fighter pick with SELECT_FIGHTER too.
+SELECT_FIGHTER = "select_fighter"
+START_BATTLE = "start_battle"
+SELECT_WEAPON = "select_weapon"
+PLAYER_JOINED = "player_joined"
+SYNC = "sync"
+ERROR = "error"
+PLAYER_LEFT = "player_left"
+WELCOME = "welcome"
 FighterId = Literal[tuple(FIGHTERS)]  # type: ignore[valid-type]
 Health = Union[int, float]
 
@@ -42,31 +53,31 @@ class BadMessage(ValueError):
 # -- client to server ------------------------------------------------------------
 
 
-class SelectFighter(Struct, tag_field="type", tag="select_fighter", frozen=True):
+class SelectFighter(Struct, tag_field="type", tag=SELECT_FIGHTER, frozen=True):
     """Pick (or change) my fighter, before ``start_battle``."""
 
     characterId: FighterId
 
 
-class StartBattle(Struct, tag_field="type", tag="start_battle", frozen=True):
+class StartBattle(Struct, tag_field="type", tag=START_BATTLE, frozen=True):
     """I am ready: my fighter is final."""
 
 
-class SelectWeapon(Struct, tag_field="type", tag="select_weapon", frozen=True):
+class SelectWeapon(Struct, tag_field="type", tag=SELECT_WEAPON, frozen=True):
     """My weapon for the current exchange: 0 rock, 1 paper, 2 scissors (a JSON integer)."""
 
     index: Annotated[int, Meta(ge=0, le=2)]
 
 
 ClientMessage = Union[SelectFighter, StartBattle, SelectWeapon]
-CLIENT_TYPES = ("select_fighter", "start_battle", "select_weapon")
+CLIENT_TYPES = (SELECT_FIGHTER, START_BATTLE, SELECT_WEAPON)
 
 _decode_client = msgspec.json.Decoder(ClientMessage).decode
 
 # What a well-formed message of a known type with a bad field is told.
 _FIELD_ERRORS = {
-    "select_weapon": "select_weapon needs 'index': 0 (rock), 1 (paper) or 2 (scissors)",
-    "select_fighter": f"select_fighter needs 'characterId', one of {', '.join(FIGHTERS)}",
+    SELECT_WEAPON: "select_weapon needs 'index': 0 (rock), 1 (paper) or 2 (scissors)",
+    SELECT_FIGHTER: f"select_fighter needs 'characterId', one of {', '.join(FIGHTERS)}",
 }
 
 _ARGUMENT = {
@@ -150,7 +161,7 @@ class GameView(Struct):
     spectators: Annotated[int, Meta(ge=0)]
 
 
-class Welcome(Struct, tag_field="type", tag="welcome"):
+class Welcome(Struct, tag_field="type", tag=WELCOME):
     """The first message on every connection, and again on every reconnection; ``userId`` for players only."""
 
     role: Literal["player", "spectator"]
@@ -167,7 +178,7 @@ class Seats(Struct):
     p2Name: Optional[Name]
 
 
-class PlayerJoined(Struct, tag_field="type", tag="player_joined"):
+class PlayerJoined(Struct, tag_field="type", tag=PLAYER_JOINED):
     """A player connected or reconnected."""
 
     gameData: Seats
@@ -180,7 +191,7 @@ class FighterPick(Struct):
     selectedCharacterId: FighterId
 
 
-class FighterSelected(Struct, tag_field="type", tag="select_fighter"):
+class FighterSelected(Struct, tag_field="type", tag=SELECT_FIGHTER):
     """A fighter pick, sent to those allowed to see it."""
 
     gameData: FighterPick
@@ -213,20 +224,20 @@ class HealthPair(Struct):
     p2Health: Health
 
 
-class Sync(Struct, tag_field="type", tag="sync"):
+class Sync(Struct, tag_field="type", tag=SYNC):
     """Both fighters' health, sent right after every STATE_CHANGE event."""
 
     gameData: HealthPair
 
 
-class Error(Struct, tag_field="type", tag="error"):
+class Error(Struct, tag_field="type", tag=ERROR):
     """A refused message (a snake_case ``code``), or the original's 4002 / 4003."""
 
     code: Union[Literal[4002, 4003], str]
     message: str
 
 
-class PlayerLeft(Struct, tag_field="type", tag="player_left"):
+class PlayerLeft(Struct, tag_field="type", tag=PLAYER_LEFT):
     """A player's connection dropped; the seat is held for ``reconnectGrace`` seconds."""
 
     userId: Name

@@ -13,16 +13,8 @@ from rpsa.lobby import games as lobby_errors
 from rpsa.play import views, wire
 from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
-from rpsa.web import (
-    APIError,
-    add_not_found,
-    id_field,
-    json_response,
-    new_app,
-    read_json_object,
-    requires_key,
-    rounds_field,
-)
+from rpsa.contract.bodies import CreateGame, JoinGame
+from rpsa.web import APIError, add_not_found, json_response, new_app, read_body, requires_key
 
 log = Logger()
 
@@ -71,12 +63,9 @@ class LobbyAPI:
     @app.route("/games", methods=["POST"])
     @requires_key
     def create_game(self, request):
-        body = read_json_object(request)
-        user_id = id_field(body, "user_id")
-        username = id_field(body, "username")
-        game_id = id_field(body, "game_id", required=False)
-        rounds = rounds_field(body)
-        session, seat = self.lobby.create(user_id, username, game_id, rounds)
+        body = read_body(request, CreateGame)
+        rounds = 3 if body.rounds is None else body.rounds
+        session, seat = self.lobby.create(body.user_id, body.username, body.game_id, rounds)
         return json_response(request, self._seat_answer(request, session, seat), 201)
 
     @app.route("/games", methods=["GET"])
@@ -100,10 +89,8 @@ class LobbyAPI:
     @app.route("/games/<game_id>/players", methods=["POST"])
     @requires_key
     def join_game(self, request, game_id):
-        body = read_json_object(request)
-        user_id = id_field(body, "user_id")
-        username = id_field(body, "username")
-        session, seat = self.lobby.join(game_id, user_id, username)
+        body = read_body(request, JoinGame)
+        session, seat = self.lobby.join(game_id, body.user_id, body.username)
         return json_response(request, self._seat_answer(request, session, seat), 201)
 
     @app.route("/games/<game_id>/players/<user_id>", methods=["DELETE"])

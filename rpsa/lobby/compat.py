@@ -9,32 +9,16 @@ seat token.  Mounted at ``/``: it answers whatever no other API routes.
 
 from __future__ import annotations
 
+from rpsa.contract.bodies import CompatGame, CompatRemoveGame, CompatRemovePlayer
 from rpsa.lobby import games as lobby_errors
 from rpsa.play import wire
 from rpsa.play.websocket import make_resource
-from rpsa.web import (
-    APIError,
-    add_not_found,
-    id_problem,
-    json_response,
-    message_response,
-    new_app,
-    read_json_object,
-    requires_key,
-)
+from rpsa.web import APIError, add_not_found, json_response, message_response, new_app, read_body, requires_key
 
 
-def _fields(request, *names: str):
-    """The named id fields of the request's JSON body, checked the original's way."""
-    body = read_json_object(request, json_content_type=False)
-    values = []
-    for name in names:
-        value = body.get(name)
-        problem = id_problem(value)
-        if problem is not None:
-            raise APIError(400, "bad_field", f"{name} must be {problem}")
-        values.append(value)
-    return values
+def _body(request, kind):
+    """The request's JSON body as a ``kind`` (the original's clients may send any content type)."""
+    return read_body(request, kind, json_content_type=False)
 
 
 def _original(status: int, message: str) -> APIError:
@@ -61,9 +45,10 @@ class CompatAPI:
     @app.route("/create_game", methods=["POST"])
     @requires_key
     def create_game(self, request):
-        game_id, user_id, username = _fields(request, "gameId", "userId", "username")
+        body = _body(request, CompatGame)
+        game_id = body.gameId
         try:
-            _, seat = self.lobby.create(user_id, username, game_id)
+            _, seat = self.lobby.create(body.userId, body.username, game_id)
         except lobby_errors.GameExists:
             raise _original(400, f"Game {game_id} already exists") from None
         except (lobby_errors.LobbyFull, lobby_errors.Draining) as e:
@@ -73,9 +58,10 @@ class CompatAPI:
     @app.route("/join_game", methods=["POST"])
     @requires_key
     def join_game(self, request):
-        game_id, user_id, username = _fields(request, "gameId", "userId", "username")
+        body = _body(request, CompatGame)
+        game_id = body.gameId
         try:
-            _, seat = self.lobby.join(game_id, user_id, username)
+            _, seat = self.lobby.join(game_id, body.userId, body.username)
         except lobby_errors.NoSuchGame:
             raise _original(400, f"Game {game_id} does not exist") from None
         except (lobby_errors.SeatsFull, lobby_errors.AlreadySeated):
@@ -87,7 +73,7 @@ class CompatAPI:
     @app.route("/remove_game", methods=["POST"])
     @requires_key
     def remove_game(self, request):
-        (game_id,) = _fields(request, "gameId")
+        game_id = _body(request, CompatRemoveGame).gameId
         try:
             self.lobby.remove(game_id, wire.GAME_REMOVED)
         except lobby_errors.NoSuchGame:
@@ -97,7 +83,8 @@ class CompatAPI:
     @app.route("/remove_player", methods=["POST"])
     @requires_key
     def remove_player(self, request):
-        game_id, user_id = _fields(request, "gameId", "userId")
+        body = _body(request, CompatRemovePlayer)
+        game_id, user_id = body.gameId, body.userId
         try:
             self.lobby.remove_player(game_id, user_id)
         except lobby_errors.NoSuchGame:

@@ -9,13 +9,13 @@ stops one.
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 from typing import Any, Dict
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from rpsa.contract.bodies import MatchRequest
 from rpsa.matches.launcher import LaunchError
 from rpsa.matches.notify import MatchNotifications
 from rpsa.matches.stdio import LIVE_STATES
@@ -24,21 +24,11 @@ from rpsa import web
 
 log = Logger()
 
-MATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def parse_match_request(body: Dict[str, Any]) -> Dict[str, Any]:
-    """The match a PUT asks for (without tokens), or raise APIError 400."""
-    match_id = body.get("match_id")
-    if not isinstance(match_id, str) or not MATCH_ID.match(match_id):
-        raise web.APIError(400, "bad_field", "'match_id' must be 1-64 letters, digits, '-' or '_'")
-    players = body.get("players")
-    if not isinstance(players, list) or len(players) != 2 or not all(isinstance(p, dict) for p in players):
-        raise web.APIError(400, "bad_field", "'players' must list exactly two players {user_id, username}")
-    parsed = [{"user_id": web.id_field(p, "user_id"), "username": web.id_field(p, "username")} for p in players]
-    if parsed[0]["user_id"] == parsed[1]["user_id"]:
-        raise web.APIError(400, "bad_field", "the two players must have different user_ids")
-    return {"match_id": match_id, "rounds": web.rounds_field(body), "players": parsed}
+def parse_match_request(request) -> Dict[str, Any]:
+    """The match a PUT asks for (without tokens), or raise APIError (400, 413, 415)."""
+    body = web.read_body(request, MatchRequest)
+    return {"match_id": body.match_id, "rounds": 3 if body.rounds is None else body.rounds,
+            "players": [{"user_id": p.user_id, "username": p.username} for p in body.players]}
 
 
 def _without_tokens(request: Dict[str, Any]) -> Dict[str, Any]:
@@ -91,7 +81,7 @@ class MatchAPI:
     @defer.inlineCallbacks
     def put_match(self, request):
         """``PUT /api/match``: start (or find) a match; fires with the JSON answer."""
-        wanted = parse_match_request(web.read_json_object(request))
+        wanted = parse_match_request(request)
         match_id = wanted["match_id"]
         existing = self.launcher.get(match_id)
         status = 201

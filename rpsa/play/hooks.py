@@ -19,6 +19,10 @@ class ServerHooks:
     def rejected(self, reason: str) -> None:
         """A client message was rejected (``size``, ``rate``, or ``invalid``: answered with an error)."""
 
+    def dropped(self, reason: str) -> None:
+        """A connection was refused or cut for what its client did: ``slow_reader``, ``per_address``,
+        ``header_timeout`` or ``body_timeout``."""
+
     def game_completed(self, session) -> None:
         """A match ended with GAME_COMPLETE."""
 

@@ -14,7 +14,9 @@ class GameSettings:
     unconnected after it was handed out; ``close_delay`` seconds between
     GAME_COMPLETE and closing the game's connections; ``ping_interval`` is the
     heartbeat (:mod:`rpsa.play.heartbeat`): a quiet connection is pinged after one,
-    and dropped if it stays silent through the next.
+    and dropped if it stays silent through the next; ``max_send_buffer`` bytes
+    a connection may leave unread (its kernel send buffer is fixed at that size
+    too) before it is closed with 4106.
     """
 
     tick: float = 1.0
@@ -25,6 +27,7 @@ class GameSettings:
     max_messages_per_second: int = 20
     close_delay: float = 3.0
     ping_interval: float = 15.0
+    max_send_buffer: int = 256 * 1024
 
     def to_json(self) -> dict:
         """The settings as a JSON-ready dict."""

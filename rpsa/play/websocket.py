@@ -17,7 +17,7 @@ from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
 from rpsa.play import wire
-from rpsa.play.fastpath import FastPathProtocol, UpgradeResource
+from rpsa.play.fastpath import FastPathProtocol, UpgradeResource, bound_send_buffer, unsent_bytes
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 
@@ -83,6 +83,7 @@ class GameConnection(FastPathProtocol):
     def onOpen(self):
         self.forget_handshake()
         factory = self.factory
+        bound_send_buffer(self.transport, factory.session.settings.max_send_buffer)
         factory.heartbeat.add(self)
         factory.hooks.opened(self)
         if self.role == "player":
@@ -91,16 +92,41 @@ class GameConnection(FastPathProtocol):
             factory.session.connect_spectator(self)
 
     def onMessage(self, payload, isBinary):
-        if self._closing:
+        if self._closing or not self._within_rate():
             return
         factory = self.factory
-        if not self._limiter.allow(factory.reactor.seconds()):
-            factory.hooks.rejected("rate")
-            self.close(wire.TOO_MANY_MESSAGES, wire.CLOSE_REASONS[wire.TOO_MANY_MESSAGES])
-            return
         factory.hooks.received()
         if not factory.session.received(self, payload, isBinary):
             factory.hooks.rejected("invalid")
+
+    def onPing(self, payload):
+        # A ping costs a pong: pings count against the message rate (a spectator
+        # that never read sent a million in 7 s, and their pongs piled up).
+        if not self._closing and self._within_rate():
+            super().onPing(payload)
+
+    def onPong(self, payload):
+        self._within_rate()  # unasked-for pongs count too; the heartbeat's answers cost a token each
+
+    def _within_rate(self) -> bool:
+        """Take a token for one message; past the rate, close with 4103 and return False."""
+        if self._limiter is None or self._limiter.allow(self.factory.reactor.seconds()):
+            return True
+        if not self._closing:
+            self.factory.hooks.rejected("rate")
+            self.close(wire.TOO_MANY_MESSAGES, wire.CLOSE_REASONS[wire.TOO_MANY_MESSAGES])
+        return False
+
+    def _keeping_up(self) -> bool:
+        """Whether the peer takes what is sent; past ``max_send_buffer`` unread, close with 4106 and drop it."""
+        if unsent_bytes(self.transport) <= self.factory.session.settings.max_send_buffer:
+            return True
+        self.factory.hooks.dropped("slow_reader")
+        log.info("closing a connection that left more than {limit} bytes unread",
+                 limit=self.factory.session.settings.max_send_buffer)
+        self.close(wire.TOO_SLOW, wire.CLOSE_REASONS[wire.TOO_SLOW])
+        self.dropConnection(abort=True)  # its close frame would wait behind what it does not read
+        return False
 
     def message_too_big(self) -> Tuple[int, str]:
         self.factory.hooks.rejected("size")
@@ -131,6 +157,7 @@ class GameConnection(FastPathProtocol):
         if self._closing or self.state != WebSocketServerProtocol.STATE_OPEN:
             return
         self.write_prepared(prepared)
+        self._keeping_up()
 
     def send_message(self, message) -> None:
         """Send one message to this connection only."""
@@ -138,6 +165,7 @@ class GameConnection(FastPathProtocol):
             # Not sendMessage: Autobahn applies maxMessagePayloadSize (meant for
             # client messages) to what sendMessage sends, and a welcome is larger.
             self.sendPreparedMessage(self.factory.session.frames.message(message))
+            self._keeping_up()
 
     def close(self, code: int, reason: str) -> None:
         """Close with ``code`` (1000 or 4xxx) and ``reason``."""
@@ -179,6 +207,9 @@ class GameConnectionFactory(WebSocketServerFactory):
             openHandshakeTimeout=10,
             closeHandshakeTimeout=2,
             trustXForwardedFor=0,
+            # A protocol violation is answered with a close frame (1002, 1007 for
+            # text that is not UTF-8), not a bare TCP drop the client cannot explain.
+            failByDrop=False,
         )
 
 

@@ -1,18 +1,33 @@
-"""The WebSocket wire format: server messages, client message parsing, close codes.
+"""The WebSocket wire format: server messages, close codes, and the client message parser.
 
 The messages are the original Varcade RPSA server's (``docs/protocol.md`` is the
-reference for humans); rpsa adds ``welcome``, ``player_left`` and its own close
-codes.  Every server message is encoded once, however many sockets receive it
-(into frames by :class:`rpsa.play.fastpath.FramePreparer`).
+reference for humans; their JSON Schemas are generated from
+:mod:`rpsa.contract.messages`, which names the message types and parses client
+messages: ``parse_client_message`` and ``BadMessage`` are re-exported here);
+rpsa adds ``welcome``, ``player_left`` and its own close codes.  Every server
+message is encoded once, however many sockets receive it (into frames by
+:class:`rpsa.play.fastpath.FramePreparer`).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Dict, Optional, Tuple
 
-from rpsa.rules import FIGHTERS, Event
+from rpsa.contract.messages import (  # noqa: F401 (re-exported)
+    CLIENT_TYPES,
+    ERROR,
+    PLAYER_JOINED,
+    PLAYER_LEFT,
+    SELECT_FIGHTER,
+    SELECT_WEAPON,
+    START_BATTLE,
+    SYNC,
+    WELCOME,
+    BadMessage,
+    parse_client_message,
+)
+from rpsa.rules import Event
 
 # Close and error codes of the original server.
 HOST_NOT_CONNECTED = 4000      # close: player 2 connected before the host
@@ -27,6 +42,7 @@ MESSAGE_TOO_BIG = 4102         # a message over --max-message-bytes
 TOO_MANY_MESSAGES = 4103       # over --max-messages-per-second
 SHUTTING_DOWN = 4104           # the server is stopping
 GAME_ABANDONED = 4105          # the match ended because a player never came or left for good
+TOO_SLOW = 4106                # left more than --max-send-buffer unread
 NORMAL = 1000                  # after GAME_COMPLETE
 
 CLOSE_REASONS = {
@@ -40,19 +56,9 @@ CLOSE_REASONS = {
     TOO_MANY_MESSAGES: "too many messages",
     SHUTTING_DOWN: "server shutting down",
     GAME_ABANDONED: "match abandoned",
+    TOO_SLOW: "not reading fast enough",
     NORMAL: "game complete",
 }
-
-# Message types (the ``"type"`` field), each named once.  A client sends the
-# first three; the server answers a fighter pick with SELECT_FIGHTER too.
-SELECT_FIGHTER = "select_fighter"
-START_BATTLE = "start_battle"
-SELECT_WEAPON = "select_weapon"
-PLAYER_JOINED = "player_joined"
-SYNC = "sync"
-ERROR = "error"
-PLAYER_LEFT = "player_left"
-WELCOME = "welcome"
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -103,52 +109,3 @@ def error(code, message: str) -> Dict[str, Any]:
 def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     """``player_left``: a player's connection dropped; the seat is held for ``grace`` seconds."""
     return {"type": PLAYER_LEFT, "userId": user_id, "reconnectGrace": grace}
-
-
-class BadMessage(ValueError):
-    """A client message that cannot be acted on; ``code`` is sent back to the client."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-CLIENT_TYPES = (SELECT_FIGHTER, START_BATTLE, SELECT_WEAPON)
-
-
-@functools.lru_cache(maxsize=256)
-def parse_client_message(payload: bytes, is_binary: bool) -> Tuple[str, Any]:
-    """Parse and validate one client message: returns ``(type, argument)``.
-
-    Clients send the same few small messages over and over, so results are
-    memoised (by the exact bytes; errors are raised afresh every time).
-
-    ``argument`` is the fighter id for ``select_fighter``, the weapon index for
-    ``select_weapon`` and ``None`` for ``start_battle``.  Raises BadMessage.
-    """
-    if is_binary:
-        raise BadMessage("invalid_json", "messages must be JSON text, not binary")
-    try:
-        message = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        # RecursionError: nesting deeper than the parser allows ("[[[[...").
-        raise BadMessage("invalid_json", "message is not valid JSON") from None
-    if not isinstance(message, dict):
-        raise BadMessage("invalid_message", "message must be a JSON object")
-    kind = message.get("type")
-    if kind == SELECT_WEAPON:
-        index = message.get("index")
-        if type(index) is not int or not 0 <= index <= 2:
-            raise BadMessage("bad_field", "select_weapon needs 'index': 0 (rock), 1 (paper) or 2 (scissors)")
-        return kind, index
-    if kind == SELECT_FIGHTER:
-        fighter = message.get("characterId")
-        if not isinstance(fighter, str) or fighter not in FIGHTERS:
-            raise BadMessage("bad_field", f"select_fighter needs 'characterId', one of {', '.join(FIGHTERS)}")
-        return kind, fighter
-    if kind == START_BATTLE:
-        return kind, None
-    if not isinstance(kind, str):
-        raise BadMessage("unknown_type", "message needs a string 'type'")
-    raise BadMessage("unknown_type", f"unknown message type {kind[:40]!r}; expected one of {', '.join(CLIENT_TYPES)}")

@@ -151,15 +151,22 @@ class MemoryPeer(_Peer):
         self.transport.clear()
         self._feed(data)
         pings, self.pings = self.pings, []
-        if self.answer_pings:
+        if self.answer_pings and not self.transport.disconnecting:
             for payload in pings:
                 self.send(frame(PONG, payload))
+        if self.transport.disconnecting and not self._lost:
+            self.lose()  # the server closed the connection: as a reactor would, tell its protocol
+
+    _lost = False
 
     def lose(self) -> None:
-        """The client's TCP connection drops."""
+        """The TCP connection ends (the client dropped it, or the server closed it)."""
         from twisted.internet.error import ConnectionDone
         from twisted.python.failure import Failure
 
+        if self._lost:
+            return
+        self._lost = True
         self.transport.disconnecting = True
         self.protocol.connectionLost(Failure(ConnectionDone()))
 

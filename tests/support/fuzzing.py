@@ -5,8 +5,8 @@ and the close code the server must answer with if this input is the first
 fatal one (``None``: the connection stays open).  The documented codes
 (docs/protocol.md, "Close and error codes"): 1002 for a protocol violation,
 1007 for a text message that is not UTF-8, 4102 for a message over the size
-limit, 4103 over the message rate; a client's own close is answered with the
-same code.  Streams hold at most :data:`MAX_INPUTS` inputs, well under the
+limit, 4103 over the message rate; a client's own close is answered with
+1000.  Streams hold at most :data:`MAX_INPUTS` inputs, well under the
 rate limit, unless they contain the ``burst`` input, which exceeds it on
 purpose.
 """
@@ -91,7 +91,7 @@ def fatal():
             frames.close_frame(1005),
             frames.frame(frames.CLOSE, b"\x03"),
         ]).map(lambda b: Input("protocol_error", b, 1002)),
-        st.sampled_from([1000, 1001, 3000, 4000, 4999]).map(lambda c: Input("client_close", frames.close_frame(c), c)),
+        st.sampled_from([1000, 1001, 3000, 4000, 4999]).map(lambda c: Input("client_close", frames.close_frame(c), 1000)),
     )
 
 
