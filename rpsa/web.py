@@ -164,6 +164,13 @@ def mounted(request, resource: Resource) -> Resource:
     return resource
 
 
+def require_upgrade(request) -> None:
+    """Raise APIError 426 ``upgrade_required`` unless ``request`` asks for a WebSocket upgrade."""
+    if (request.getHeader(b"upgrade") or b"").strip().lower() != b"websocket":
+        request.setHeader(b"Upgrade", b"websocket")
+        raise APIError(426, "upgrade_required", "this is a WebSocket endpoint: connect with a WebSocket client")
+
+
 def requires_key(route):
     """Refuse the request with 401 ``unauthorized`` unless it carries the API key (``self.access``)."""
 

@@ -11,11 +11,26 @@ from __future__ import annotations
 
 from typing import List
 
+from rpsa.contract import openapi
 from rpsa.daemon.metrics import exposition
+from rpsa.edge import RequestGate
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.matches.api import MatchAPI
-from rpsa.web import APIError, EncodedSlashes, json_response, mounted, new_app, requires_key, route_templates as _templates
+from rpsa.web import (
+    APIError,
+    EncodedSlashes,
+    error_response,
+    json_response,
+    message_response,
+    mounted,
+    new_app,
+    requires_key,
+    route_table,
+)
+
+# Paths answered in the native API's error style; the rest are the original server's.
+NATIVE_PREFIXES = (b"/api/", b"/healthz", b"/metrics", b"/openapi.json")
 
 
 class RootAPI:
@@ -41,8 +56,8 @@ class RootAPI:
         self._matches = match_api.resource() if match_api is not None else None
 
     def resource(self):
-        """The Twisted Web resource serving every route."""
-        return EncodedSlashes(self.app.resource())
+        """The Twisted Web resource serving every route, behind the :class:`~rpsa.edge.RequestGate`."""
+        return RequestGate(EncodedSlashes(self.app.resource()), route_table(self.app, MOUNTS), render_error)
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):
@@ -57,6 +72,13 @@ class RootAPI:
         if self.metrics is None:
             raise APIError(404, "not_found", "metrics are off")
         return exposition(request, self.metrics)
+
+    @app.route("/openapi.json", methods=["GET"])
+    def openapi_document(self, request):
+        # No API key: the contract is public.
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Cache-Control", b"no-cache")
+        return _DOCUMENT.get()
 
     @app.route("/api/match", branch=True)
     def match_api(self, request):
@@ -79,4 +101,25 @@ MOUNTS = {"match_api": MatchAPI.app, "lobby_api": LobbyAPI.app, "compat_api": Co
 
 def route_templates() -> List[str]:
     """Every route the root resource serves, as a template (``/api/games/{game_id}``)."""
-    return _templates(RootAPI.app, MOUNTS)
+    return list(route_table(RootAPI.app, MOUNTS))
+
+
+def render_error(request, error: APIError) -> bytes:
+    """A refusal in the style of the API the path belongs to."""
+    if request.path.startswith(NATIVE_PREFIXES) or request.path == b"/api":
+        return error_response(request, error)
+    return message_response(request, error)
+
+
+class _Document:
+    """The OpenAPI document's bytes, built on first use (and kept: it never changes in a process)."""
+
+    _bytes = None
+
+    def get(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = openapi.document_bytes()
+        return self._bytes
+
+
+_DOCUMENT = _Document()

@@ -14,7 +14,7 @@ from rpsa.play import views, wire
 from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
 from rpsa.contract.bodies import CreateGame, JoinGame
-from rpsa.web import APIError, add_not_found, json_response, new_app, read_body, requires_key
+from rpsa.web import APIError, add_not_found, json_response, new_app, read_body, require_upgrade, requires_key
 
 log = Logger()
 
@@ -102,7 +102,9 @@ class LobbyAPI:
     @app.route("/games/<game_id>/ws", methods=["GET"])
     def game_websocket(self, request, game_id):
         # No API key: a player proves its seat with its token, spectating is open.
-        return make_resource(self.lobby.factory(game_id))
+        factory = self.lobby.factory(game_id)
+        require_upgrade(request)
+        return make_resource(factory)
 
     add_not_found(app, "/", "no such API route", branch=True)
 

@@ -13,7 +13,16 @@ from rpsa.contract.bodies import CompatGame, CompatRemoveGame, CompatRemovePlaye
 from rpsa.lobby import games as lobby_errors
 from rpsa.play import wire
 from rpsa.play.websocket import make_resource
-from rpsa.web import APIError, add_not_found, json_response, message_response, new_app, read_body, requires_key
+from rpsa.web import (
+    APIError,
+    add_not_found,
+    json_response,
+    message_response,
+    new_app,
+    read_body,
+    require_upgrade,
+    requires_key,
+)
 
 
 def _body(request, kind):
@@ -111,6 +120,7 @@ class CompatAPI:
         user_id = (request.args.get(b"user_id") or [b""])[0].decode("utf-8", "replace")
         if user_id != seat.user_id:
             raise _original(403, "the game_token does not belong to this user_id")
+        require_upgrade(request)
         return make_resource(self.lobby.factory(session.game_id))
 
     add_not_found(app, "/<path:rest>", "no such route")

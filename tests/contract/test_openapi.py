@@ -17,9 +17,9 @@ import jsonschema_rs
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.contract import openapi
-from rpsa.lobby.api import LobbyAPI
-from rpsa.lobby.compat import CompatAPI
+from rpsa.daemon.root import MOUNTS, RootAPI
 from rpsa.matches.launcher import LaunchError
+from rpsa.web import route_table
 from tests.support.apiserver import Server
 
 DOCUMENT = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "openapi.json")
@@ -31,15 +31,8 @@ HANDSHAKE_ONLY = {("GET", "/api/games/{game_id}/ws", 101), ("GET", "/api/games/{
 
 
 def served_routes():
-    """``{(METHOD, /path/{param})}``: every route the code serves (catch-alls aside)."""
-    routes = set()
-    for app in (LobbyAPI.app, CompatAPI.app):
-        for rule in app.url_map.iter_rules():
-            if rule.methods is None or "<path:" in rule.rule:
-                continue
-            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-            routes.update((method, path) for method in rule.methods - {"HEAD", "OPTIONS"})
-    return routes
+    """``{(METHOD, /path/{param})}``: every route the root resource serves (catch-alls aside)."""
+    return {(method, path) for path, methods in route_table(RootAPI.app, MOUNTS).items() for method in methods}
 
 
 class Contract:
@@ -153,17 +146,21 @@ class AnswersTests(SynchronousTestCase):
         call("DELETE", "/api/games/g2", expect=404)
         # The original routes.
         compat = {"gameId": "c1", "userId": "u", "username": "U"}
-        call("POST", "/create_game", compat, expect=200)
+        token = call("POST", "/create_game", compat, expect=200)["gameToken"]
         call("POST", "/create_game", dict(compat, gameId="c2"), expect=503)  # g1 and c1: max_games
         call("POST", "/create_game", {"gameId": "c1"}, expect=400)
         call("POST", "/create_game", raw=big, expect=413)
         call("POST", "/join_game", dict(compat, userId="v"), expect=200)
         call("POST", "/join_game", {"gameId": ""}, expect=400)
+        call("POST", "/join_game", raw=big, expect=413)
+        call("GET", f"/?game_token={token}&user_id=u", expect=426)
         call("POST", "/remove_player", {"gameId": "c1", "userId": "zz"}, expect=404)
         call("POST", "/remove_player", {"gameId": "c1", "userId": "v"}, expect=200)
         call("POST", "/remove_player", {"gameId": "c1"}, expect=400)
+        call("POST", "/remove_player", raw=big, expect=413)
         call("POST", "/remove_game", {"gameId": "c1"}, expect=200)
         call("POST", "/remove_game", raw=b"[" * 8000, expect=400)
+        call("POST", "/remove_game", raw=big, expect=413)
         call("GET", "/active_games", expect=200)
         call("GET", "/?game_token=nope&user_id=u", expect=403)
         call("GET", "/", expect=404)

@@ -172,10 +172,12 @@ class PutTests(MatchAPITestCase):
         self.assertEqual(self.launcher.launched, [])
 
     def test_unknown_routes(self):
-        """Another method, or a deeper path, is 404 not_found, as for any unknown /api/ route."""
-        for method, path in (("POST", "/api/match"), ("PUT", "/api/match/m1"), ("GET", "/api/match/m1/x")):
+        """Another method is 405 method_not_allowed (issue 10); a deeper path 404 not_found, as for any unknown /api/ route."""
+        for method, path in (("POST", "/api/match"), ("PUT", "/api/match/m1")):
             status, answer = self.call(method, path)
-            self.assertEqual((status, answer["error"]["code"]), (404, "not_found"), (method, path))
+            self.assertEqual((status, answer["error"]["code"]), (405, "method_not_allowed"), (method, path))
+        status, answer = self.call("GET", "/api/match/m1/x")
+        self.assertEqual((status, answer["error"]["code"]), (404, "not_found"))
 
     def test_needs_the_key(self):
         """Without the API key the launcher's routes are 401."""
