@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from rpsa.contract import bodies
+from rpsa.play.fastpath import DeadlineChannel
 
 log = Logger()
 T = TypeVar("T")
@@ -362,13 +363,38 @@ class _CountingSite(Site):
             self.on_request(request)
 
 
-def make_site(resource, reactor=None, on_request=None) -> Site:
-    """A Site with bounded request bodies and access logs without query strings or referrers' queries.
+class _DeadlineSite(_CountingSite):
+    """A Site whose channels have deadlines (see :class:`rpsa.play.fastpath.DeadlineChannel`)."""
 
-    ``on_request(request)`` is called for every request logged (the metrics count them).
+    protocol = DeadlineChannel
+    header_timeout = DeadlineChannel.header_timeout
+    body_timeout = DeadlineChannel.body_timeout
+    on_timeout = None
+
+    def buildProtocol(self, addr):
+        channel = super().buildProtocol(addr)
+        channel.header_timeout = self.header_timeout
+        channel.body_timeout = self.body_timeout
+        channel.on_timeout = self.on_timeout
+        return channel
+
+
+def make_site(resource, reactor=None, on_request=None, header_timeout: float = DeadlineChannel.header_timeout,
+              body_timeout: float = DeadlineChannel.body_timeout, hooks=None) -> Site:
+    """A Site with bounded request bodies, deadlines, and access logs without query strings or referrers' queries.
+
+    ``on_request(request)`` is called for every request logged (the metrics
+    count them); ``header_timeout`` and ``body_timeout`` are the seconds a
+    client has for the request line and headers, and for the body
+    (``--header-timeout``, ``--body-timeout``); ``hooks`` (a
+    :class:`~rpsa.play.hooks.ServerHooks`) hears each deadline missed
+    (``dropped``).
     """
-    site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT)
+    site = _DeadlineSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT)
     site.on_request = on_request
     site.requestFactory = BoundedRequest
     site.displayTracebacks = False
+    site.header_timeout, site.body_timeout = header_timeout, body_timeout
+    if hooks is not None:
+        site.on_timeout = hooks.dropped
     return site

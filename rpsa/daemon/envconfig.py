@@ -25,6 +25,7 @@ quietly leave a setting at its default.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Type
 
@@ -131,3 +132,12 @@ def options_from_env(environ: Mapping[str, str], options_class: Type[usage.Optio
     options = options_class()
     options.parseOptions(argv_from_env(environ, options_class))
     return options
+
+
+def explain(error: usage.UsageError, environ: Mapping[str, str]) -> str:
+    """``error`` (from :func:`options_from_env`) for whoever set the variables: naming the one at fault."""
+    named = re.match(r"--([a-z0-9-]+)", str(error))
+    variable = variable_name(named.group(1)) if named else None
+    if variable is not None and variable in environ:
+        return f"{error} (set by {variable})"
+    return str(error)

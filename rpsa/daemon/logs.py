@@ -74,6 +74,8 @@ from twisted.python.components import Componentized
 from twisted.python.logfile import LogFile
 from zope.interface import implementer
 
+from rpsa.play.session import TOKEN_LENGTH
+
 LOG_FORMATS = ("text", "json")
 REDACTED = "<redacted>"
 
@@ -92,6 +94,11 @@ _SECRET_AFTER = re.compile(
     [^\s&"'<>\\#;,]+
     """
 )
+
+# A run of exactly as many URL-safe base64 characters as a seat token has
+# (rpsa.play.session.new_token): a token a client put raw into a path or a
+# header, where no prefix says it is one.  (A 43-character id is redacted too.)
+_TOKEN_SHAPED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{%d}(?![A-Za-z0-9_-])" % TOKEN_LENGTH)
 
 # Event fields whose value is a secret whatever it looks like.
 _SECRET_NAMES = ("token", "api_key", "apikey", "password", "secret", "authorization")
@@ -143,6 +150,8 @@ class Redactor:
         for secret in self._json_forms if json_text else self._text_forms:
             if secret in text:
                 text = text.replace(secret, REDACTED)
+        if len(text) >= TOKEN_LENGTH:
+            text = _TOKEN_SHAPED.sub(REDACTED, text)
         lowered = text.lower()
         if "token" not in lowered and "bearer" not in lowered:
             return text  # the common case, and much cheaper than the regex
@@ -225,11 +234,38 @@ class RedactingObserver:
         self.wrapped(redact_event(event, self.redactor))
 
 
+# What must not reach a text log raw from a field: control characters (a newline
+# and a timestamp in a username wrote a line that read as the server's own; ESC
+# sequences drive terminals), line separators and bidi controls.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character written as its Python escape (``\\n``, ``\\x1b``)."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _escaped_fields(event: dict) -> dict:
+    """A copy of ``event`` whose string fields (the values a format shows) have their controls escaped."""
+    out = dict(event)
+    for key, value in event.items():
+        if type(value) is str and not key.startswith("log_") and _CONTROLS.search(value):
+            out[key] = escape_controls(value)
+    flattened = event.get("log_flattened")
+    if flattened:
+        out["log_flattened"] = {key: escape_controls(value) if type(value) is str else value
+                                for key, value in flattened.items()}
+    return out
+
+
 def text_file_observer(out: IO[Any], redactor: Redactor) -> ILogObserver:
-    """twistd's text lines, to ``out``, redacted."""
+    """twistd's text lines, to ``out``, redacted, with what fields quote from clients escaped.
+
+    (The JSON format needs no escaping: JSON strings escape every control character.)
+    """
 
     def format_event(event: dict) -> Optional[str]:
-        text = formatEventAsClassicLogText(event)
+        text = formatEventAsClassicLogText(_escaped_fields(event))
         return None if text is None else redactor.scrub(text)
 
     return RedactingObserver(FileLogObserver(out, format_event), redactor)

@@ -50,6 +50,7 @@ from rpsa.play.hooks import ServerHooks
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
 ROLES = ("player", "spectator")
 REJECT_REASONS = ("size", "rate", "invalid")
+DROP_REASONS = ("slow_reader", "per_address", "header_timeout", "body_timeout")
 
 # How late a tick runs: from 1 ms (on time) to 5 s (the process is stalled).
 TICK_LAG_BUCKETS: Tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -100,6 +101,7 @@ class Counters(ServerHooks, MatchHooks, MatchObserver):
         self._routes = routes if routes is not None else RouteLabels(())
         self._received = 0
         self._rejected: Dict[str, int] = dict.fromkeys(REJECT_REASONS, 0)
+        self._dropped: Dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self._connections: Dict[str, int] = dict.fromkeys(ROLES, 0)
         self._games_completed = 0
         self._launched = 0
@@ -130,6 +132,11 @@ class Counters(ServerHooks, MatchHooks, MatchObserver):
             counts[reason] += 1
         else:
             counts[OTHER] = counts.get(OTHER, 0) + 1
+
+    def dropped(self, reason: str) -> None:
+        counts = self._dropped
+        key = reason if reason in counts else OTHER
+        counts[key] = counts.get(key, 0) + 1
 
     def game_completed(self, session) -> None:
         self._games_completed += 1
@@ -251,6 +258,14 @@ class Metrics:
         for reason, count in counters._rejected.items():
             rejected.add_metric([reason], count)
         yield rejected
+
+        dropped = CounterMetricFamily(
+            "rpsa_connections_dropped_total",
+            "Connections refused or cut for what their client did (slow reader, per-address limit, deadlines).",
+            labels=["reason"])
+        for reason, count in counters._dropped.items():
+            dropped.add_metric([reason], count)
+        yield dropped
 
         cumulative, buckets = 0, []
         for bound, count in zip((*TICK_LAG_BUCKETS, float("inf")), counters._lag_counts):

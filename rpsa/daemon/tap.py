@@ -31,6 +31,7 @@ from rpsa.matches.process import MatchChildren
 from rpsa.matches.warmpool import WarmPool
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
+from rpsa.edge import PerAddressLimit
 from rpsa.web import AccessPolicy, URLBuilder, make_site
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
@@ -77,6 +78,12 @@ class _ParsingOnly:
 
 def _check_endpoint(option, endpoint):
     """``endpoint`` if it is a valid server endpoint string, else a UsageError naming ``--option``."""
+    kind, args, kwargs = split_endpoint(endpoint)
+    if kind in ("tcp", "tcp6", "ssl", "ssl6"):
+        port = args[0] if args else kwargs.get("port", "")
+        if not port.isdigit() or int(port) > 65535:
+            raise usage.UsageError(f"--{option}: invalid endpoint {endpoint!r}: a {kind} endpoint needs a port "
+                                   f"number from 0 to 65535, e.g. {kind}:8080:interface=127.0.0.1")
     try:
         endpoints.serverFromString(_ParsingOnly(), endpoint)
     except Exception as e:
@@ -113,8 +120,19 @@ class Options(usage.Options):
          _number(float, 0, "reconnect-grace")],
         ["max-spectators", None, 100, "Spectators per game (0 turns spectating off).", _number(int, 0, "max-spectators")],
         ["max-message-bytes", None, 4096, "Largest WebSocket message accepted.", _number(int, 64, "max-message-bytes")],
-        ["max-messages-per-second", None, 20, "Messages per second per connection.",
+        ["max-messages-per-second", None, 20, "Messages per second per connection (pings and pongs count).",
          _number(int, 1, "max-messages-per-second")],
+        ["max-send-buffer", None, 256 * 1024, "Bytes a WebSocket client may leave unread (its kernel send buffer "
+                                              "is fixed at that size too); past it the connection is closed (4106).",
+         _number(int, 4096, "max-send-buffer")],
+        ["max-connections-per-address", None, 0, "Connections at once from one IP address on the listeners "
+                                                 "(0: no limit; behind a proxy every client has its address).",
+         _number(int, 0, "max-connections-per-address")],
+        ["header-timeout", None, 10.0, "Seconds a client has to send a request line and its headers "
+                                       "(a WebSocket opening handshake too); past it 408 and closed.",
+         _number(float, 0.001, "header-timeout")],
+        ["body-timeout", None, 30.0, "Seconds a client has to send a request's body; past it 408 and closed.",
+         _number(float, 0.001, "body-timeout")],
         ["match-ports", None, "9000-9099", "Port range MIN-MAX for match children (within 1024-65535).", _port_range],
         ["match-interface", None, "127.0.0.1", "Interface match children listen on."],
         ["launch-timeout", None, 10.0, "Seconds a match child has to report its port.",
@@ -122,6 +140,9 @@ class Options(usage.Options):
         ["match-join-timeout", None, 60.0, "Seconds a match waits for both players before it is abandoned.",
          _number(float, 0.001, "match-join-timeout")],
         ["max-matches", None, 100, "Most match children at once (warm ones included).", _number(int, 1, "max-matches")],
+        ["match-heartbeat", None, 5.0, "Seconds between the daemon's heartbeats to each match child; a child "
+                                       "silent for three is stopped and its match failed (unresponsive).",
+         _number(float, 0.01, "match-heartbeat")],
         ["warm-matches", None, 0, "Match children started ahead of time, holding a port, for fast launches.",
          _number(int, 0, "warm-matches")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
@@ -204,6 +225,7 @@ class Options(usage.Options):
             max_spectators=self["max-spectators"],
             max_message_bytes=self["max-message-bytes"],
             max_messages_per_second=self["max-messages-per-second"],
+            max_send_buffer=self["max-send-buffer"],
         )
 
     def child_config(self) -> dict:
@@ -213,6 +235,8 @@ class Options(usage.Options):
             ports=list(self["match-ports"]),
             interface=self["match-interface"],
             join_timeout=self["match-join-timeout"],
+            header_timeout=self["header-timeout"],
+            body_timeout=self["body-timeout"],
         )
         return config
 
@@ -231,7 +255,7 @@ def makeService(options, reactor=None):
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
     events = MatchNotifications(notifier)
     children = MatchChildren(reactor, options.child_config(), launch_timeout=options["launch-timeout"],
-                             max_children=options["max-matches"])
+                             max_children=options["max-matches"], heartbeat=options["match-heartbeat"])
     warm_pool = WarmPool(children, size=options["warm-matches"])
     launcher = MatchLauncher(children, warm_pool, observers=(counters, events))
     metrics = Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool)
@@ -250,7 +274,10 @@ def makeService(options, reactor=None):
         signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True,
     )
     top.log_observer = logs.log_observer(options, redactor, log_file)
-    site = make_site(root.resource(), reactor, on_request=counters.http_request)
+    site = make_site(root.resource(), reactor, on_request=counters.http_request,
+                     header_timeout=options["header-timeout"], body_timeout=options["body-timeout"], hooks=counters)
+    if options["max-connections-per-address"]:
+        site = PerAddressLimit(site, options["max-connections-per-address"], hooks=counters)
     launcher.setServiceParent(top)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)

@@ -21,8 +21,8 @@ from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 from twisted.web.resource import Resource
 
 from rpsa.matches.stdio import (
-    EXIT_BAD_INPUT, EXIT_OK, PLAYING, PORT, RESULT, STATUS, WAITING,
-    ChildError, LineBuffer, decode_config, decode_match, error_report, json_report, report_line,
+    EXIT_BAD_INPUT, EXIT_OK, HEARTBEAT, PLAYING, PORT, RESULT, STATUS, WAITING,
+    ChildError, LineBuffer, decode_config, decode_heartbeat, decode_match, error_report, json_report, report_line,
 )
 from rpsa.play import wire
 from rpsa.play.fastpath import FramePreparer
@@ -94,7 +94,8 @@ class MatchRunner(SessionOwner):
         self._scheduler = TickScheduler(self._reactor, self.settings.tick)
         self._heartbeat = Heartbeat(self._reactor, self.settings.ping_interval)
         self._frames = FramePreparer()
-        site = make_site(self._root, self._reactor)
+        site = make_site(self._root, self._reactor, header_timeout=config.get("header_timeout", 10.0),
+                         body_timeout=config.get("body_timeout", 30.0))
         low, high = config["ports"]
         interface = config.get("interface", "127.0.0.1")
         for port in range(low, high + 1):
@@ -215,6 +216,11 @@ class ControlProtocol(Protocol, ChildControl):
                 self._line_received(line)
 
     def _line_received(self, line: bytes) -> None:
+        if self._lines >= 1:
+            number = decode_heartbeat(line)
+            if number is not None:
+                self.report(report_line(HEARTBEAT, str(number)))
+                return
         self._lines += 1
         try:
             if self._lines == 1:

@@ -14,7 +14,8 @@ A record's ``state`` is one of the match states of :mod:`rpsa.matches.stdio`:
   before or after its port line (``reason`` ``"stopped"``);
 - ``failed``: the launch failed (``reason`` is the error code, e.g.
   ``launch_timeout``), or the child exited after its port line without a
-  ``Result:`` line, whatever its exit status (``reason`` ``"child_exited"``):
+  ``Result:`` line, whatever its exit status (``reason`` ``"child_exited"``),
+  or was killed for not answering its heartbeats (``reason`` ``"unresponsive"``):
   a match that did not finish is a failure.
 
 ``exit_code`` is set once the child has ended: its exit code, or minus the
@@ -337,6 +338,8 @@ class MatchLauncher(service.Service):
         if record.state in RUNNING_STATES:
             if entry.stopping:
                 record.state, record.reason = ENDED, "stopped"
+            elif entry.process.hung:
+                record.state, record.reason = FAILED, "unresponsive"
             else:
                 record.state, record.reason = FAILED, "child_exited"
                 log.warn(

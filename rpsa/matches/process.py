@@ -16,13 +16,16 @@ import os
 import sys
 from typing import Any, List, Mapping, NamedTuple, Optional
 
+from twisted.internet import task
 from twisted.internet.defer import Deferred, TimeoutError, fail, maybeDeferred, succeed
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rpsa.matches.stdio import MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, encode_line, parse_report, text_of
+from rpsa.matches.stdio import (
+    HEARTBEATS_MISSED, MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, encode_line, heartbeat_line, parse_report, text_of,
+)
 
 log = Logger()
 
@@ -140,6 +143,8 @@ class MatchProcess(ProcessProtocol):
         self._assigned = False
         self._terminating = False
         self._killer = None
+        self.last_heard = reactor.seconds()  # when the child last wrote a line (a heartbeat's answer, say)
+        self.hung = False  # killed for not answering its heartbeats
 
     # -- driving the child --------------------------------------------------
 
@@ -185,6 +190,24 @@ class MatchProcess(ProcessProtocol):
             if self._signal("TERM"):
                 self._killer = self._reactor.callLater(kill_grace, self._kill)
         return self.when_ended()
+
+    def heartbeat(self, number: int) -> None:
+        """Send heartbeat ``number`` (the child answers ``Heartbeat: number``)."""
+        if self.transport is not None and self.exit_status is None:
+            self.transport.write(heartbeat_line(number))
+
+    def silent_for(self) -> float:
+        """Seconds since the child last wrote a line."""
+        return self._reactor.seconds() - self.last_heard
+
+    def kill_hung(self, silence: float) -> None:
+        """The child has not answered for ``silence`` seconds: SIGKILL it (SIGTERM would wait on a stopped one)."""
+        if self.exit_status is not None or self.hung:
+            return
+        self.hung = True
+        log.warn("{name}: child {pid} has not answered for {silence:.1f}s; killing it",
+                 name=self.name, pid=self.pid, silence=silence)
+        self._signal("KILL")
 
     def when_ready(self) -> Deferred:
         """A Deferred firing with the child's port, or failing with :class:`ChildError`."""
@@ -273,7 +296,10 @@ class MatchProcess(ProcessProtocol):
         if line is None:
             log.warn("{name}: dropped a stdout line longer than {max} bytes", name=self.name, max=MAX_LINE)
             return
+        self.last_heard = self._reactor.seconds()
         kind, value = parse_report(line)
+        if kind == "heartbeat":
+            return
         if kind == "port" and not self._ready.fired:
             self.port = value
             log.info("{name}: child {pid} listening on port {port}", name=self.name, pid=self.pid, port=value)
@@ -316,7 +342,11 @@ class MatchChildren:
     the limit is on processes.  ``kill_grace`` is the seconds between SIGTERM
     and SIGKILL.  ``python`` is the interpreter run as ``python -m
     rpsa.matches.child``.  ``env`` is the children's environment (default: a
-    copy of ``os.environ`` taken at each spawn).
+    copy of ``os.environ`` taken at each spawn).  ``heartbeat`` is the seconds
+    between heartbeats to each child that has reported its port (0: none); a
+    child silent for ``HEARTBEATS_MISSED`` of them is killed
+    (:meth:`MatchProcess.kill_hung`).  The heartbeat's timer runs only while
+    children do.
     """
 
     def __init__(
@@ -328,8 +358,13 @@ class MatchChildren:
         kill_grace: float = 5.0,
         python: str = sys.executable,
         env: Optional[Mapping[str, str]] = None,
+        heartbeat: float = 0.0,
     ):
         self.reactor = reactor
+        self.heartbeat = heartbeat
+        self._processes: List[MatchProcess] = []
+        self._beat = None
+        self._beats = 0
         self.launch_timeout = launch_timeout
         self.max_children = max_children
         self.kill_grace = kill_grace
@@ -355,10 +390,38 @@ class MatchChildren:
         finally:
             if process.transport is not None:
                 self._alive += 1
-                process.when_ended().addCallback(self._ended)
+                self._processes.append(process)
+                process.when_ended().addCallback(self._ended, process)
+                self._watch()
 
-    def _ended(self, status: ExitStatus) -> None:
+    def _ended(self, status: ExitStatus, process: MatchProcess) -> None:
         self._alive -= 1
+        self._processes.remove(process)
+        if not self._processes and self._beat is not None:
+            self._beat.stop()
+            self._beat = None
+
+    def responsive(self, process: MatchProcess) -> bool:
+        """Whether ``process`` answered within about one heartbeat (a warm child is checked before it is used)."""
+        return self.heartbeat <= 0 or process.silent_for() <= 2 * self.heartbeat
+
+    def _watch(self) -> None:
+        if self.heartbeat > 0 and self._beat is None:
+            self._beat = task.LoopingCall(self._heartbeat)
+            self._beat.clock = self.reactor
+            self._beat.start(self.heartbeat, now=False)
+
+    def _heartbeat(self) -> None:
+        self._beats += 1
+        limit = HEARTBEATS_MISSED * self.heartbeat
+        for process in list(self._processes):
+            if process.port is None:
+                continue  # still starting: the launch timeout watches it
+            silence = process.silent_for()
+            if silence > limit:
+                process.kill_hung(silence)
+            else:
+                process.heartbeat(self._beats)
 
     def terminate(self, process: MatchProcess) -> Deferred:
         """Send ``process`` SIGTERM, SIGKILL after ``kill_grace``; return :meth:`MatchProcess.when_ended`."""

@@ -21,6 +21,15 @@ streams.  Operators may need this when debugging a child; clients never see it.
    "token":"..."},{"user_id":"bob","username":"Bob","token":"..."}]}``.
    Tokens reach the child only this way, never on its command line.
 
+3. Heartbeats, at any time after the config (before the match too, to a warm
+   child): ``{"heartbeat":7}`` (:func:`heartbeat_line`); the child answers each
+   at once with ``Heartbeat: 7``.  The daemon sends one every
+   ``--match-heartbeat`` seconds once the child has reported its port; a child
+   that writes nothing for three of them is taken for hung (stopped, SIGSTOP,
+   deadlocked): it is killed (SIGKILL) and its match fails with reason
+   ``unresponsive``; a warm child is checked the same way before it is handed
+   a match.
+
 Further lines are ignored.  The daemon never closes the child's stdin while the
 child runs: **EOF on stdin means the daemon is gone** (e.g. killed with
 SIGKILL); the child then closes its connections with 4104 and exits 0 without
@@ -38,6 +47,7 @@ by :func:`parse_report`:
 - ``Status: {"state":"waiting","players":[{"user_id":"alice","connected":false},...]}``:
   on every change of a connection or of the state (:data:`WAITING` or
   :data:`PLAYING`), without repeats; updates the match record.
+- ``Heartbeat: 7``: the answer to heartbeat 7 (any line shows the child alive).
 - ``Result: {"winner":"alice","loser":"bob","round_wins":{"alice":1,"bob":0}}``
   once at GAME_COMPLETE, or ``Result: {"reason":"abandoned","user_id":"bob"}``
   once when a seat is lost (the ``user_id`` is not kept), or
@@ -72,6 +82,8 @@ import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from rpsa.contract import jsonbody
+from rpsa.contract.names import is_match_id, is_name
 from rpsa.rules.game import VALID_ROUNDS
 
 # The longest line either end accepts, without its newline.
@@ -81,7 +93,8 @@ MAX_LINE = 64 * 1024
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 # The kinds of stdout line.
-PORT, ERROR, STATUS, RESULT = "Port", "Error", "Status", "Result"
+PORT, ERROR, STATUS, RESULT, HEARTBEAT = "Port", "Error", "Status", "Result", "Heartbeat"
+HEARTBEATS_MISSED = 3  # heartbeats a child may leave unanswered before it is taken for hung
 
 # Match states: the child reports WAITING and PLAYING; the daemon's record adds the others.
 STARTING, WAITING, PLAYING, ENDED, FAILED = "starting", "waiting", "playing", "ended", "failed"
@@ -97,6 +110,7 @@ MAX_MESSAGE = 500
 _PORT_LINE = re.compile(rb"^Port:\s(\d+)\n?")
 _ERROR_LINE = re.compile(rb"^Error:\s(?:([a-z][a-z0-9_]*):\s)?(.*)", re.S)
 _JSON_LINE = re.compile(rb"^(Status|Result):\s(.*)", re.S)
+_HEARTBEAT_LINE = re.compile(rb"^Heartbeat:\s(\d{1,18})\n?")
 
 
 class ChildError(Exception):
@@ -140,9 +154,8 @@ def decode_config(line: bytes) -> Dict[str, Any]:
 
 
 def _is_player(player: Any) -> bool:
-    return isinstance(player, dict) and all(
-        isinstance(player.get(key), str) and player.get(key) for key in ("user_id", "username", "token")
-    )
+    return (isinstance(player, dict) and is_name(player.get("user_id")) and is_name(player.get("username"))
+            and isinstance(player.get("token"), str) and bool(player["token"]))
 
 
 def decode_match(line: bytes) -> Dict[str, Any]:
@@ -151,8 +164,8 @@ def decode_match(line: bytes) -> Dict[str, Any]:
     The daemon validated the match too; this is the child's backstop.
     """
     try:
-        match = json.loads(line)
-    except ValueError:
+        match = jsonbody.loads(line)
+    except jsonbody.JSONBodyError:
         raise ChildError("bad_match", "the match line is not JSON", EXIT_BAD_INPUT) from None
     players = match.get("players") if isinstance(match, dict) else None
     if (
@@ -162,11 +175,27 @@ def decode_match(line: bytes) -> Dict[str, Any]:
         raise ChildError(
             "bad_match", "'players' must be two distinct players with user_id, username and token", EXIT_BAD_INPUT
         )
-    if not isinstance(match.get("match_id"), str):
-        raise ChildError("bad_match", "'match_id' must be a string", EXIT_BAD_INPUT)
+    if not is_match_id(match.get("match_id")):
+        raise ChildError("bad_match", "'match_id' must be 1 to 64 letters, digits, '-' or '_'", EXIT_BAD_INPUT)
     if match.setdefault("rounds", 3) not in VALID_ROUNDS or type(match["rounds"]) is not int:
         raise ChildError("bad_match", "'rounds' must be an odd integer from 1 to 9", EXIT_BAD_INPUT)
     return match
+
+
+def heartbeat_line(number: int) -> bytes:
+    """Heartbeat ``number``, daemon to child."""
+    return b'{"heartbeat":%d}\n' % number
+
+
+def decode_heartbeat(line: bytes) -> Optional[int]:
+    """The number of a heartbeat line, or None for any other line."""
+    if not line.startswith(b'{"heartbeat":'):
+        return None
+    try:
+        number = json.loads(line)["heartbeat"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return number if type(number) is int else None
 
 
 # -- child to daemon ------------------------------------------------------------
@@ -195,7 +224,7 @@ def text_of(raw: bytes, limit: int = MAX_MESSAGE) -> str:
 def parse_report(line: bytes) -> Tuple[str, Any]:
     """Classify one complete stdout line of a child.
 
-    Returns one of ``("port", int)``, ``("error", ChildError)``,
+    Returns one of ``("port", int)``, ``("heartbeat", int)``, ``("error", ChildError)``,
     ``("status", dict)``, ``("result", dict)``, ``("malformed", str)`` (a
     status or result line whose payload is not a JSON object) or
     ``("noise", str)``.
@@ -206,6 +235,9 @@ def parse_report(line: bytes) -> Tuple[str, Any]:
         if not 0 < port < 65536:
             return "error", ChildError("bad_port", f"child reported port {port}")
         return "port", port
+    match = _HEARTBEAT_LINE.match(line)
+    if match:
+        return "heartbeat", int(match.group(1))
     match = _ERROR_LINE.match(line)
     if match:
         code = match.group(1).decode("ascii") if match.group(1) else DEFAULT_ERROR_CODE

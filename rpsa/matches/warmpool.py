@@ -141,6 +141,10 @@ class WarmPool(service.Service):
         and a replacement comes next turn.  If the child cannot take the match,
         it is stopped and replaced, and the error is raised.
         """
+        while self._ready and not self._children.responsive(self._ready[0].process):
+            silent = self._ready[0].process
+            silent.kill_hung(silent.silent_for())
+            self._lost(self._ready[0], "it stopped answering its heartbeats")  # leaves the ready list
         child = self._ready[0] if self._ready else None
         if child is None and starting_too:
             child = next((w for w in self._warm if w.state == STARTING), None)

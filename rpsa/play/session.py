@@ -30,9 +30,13 @@ STATE_NAMES = {
 }
 
 
+TOKEN_BYTES = 32
+TOKEN_LENGTH = -(-TOKEN_BYTES * 4 // 3)  # characters of token_urlsafe(TOKEN_BYTES): 43
+
+
 def new_token() -> str:
-    """A fresh seat token: 256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
+    """A fresh seat token: 256 random bits, URL-safe (:data:`TOKEN_LENGTH` characters)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 class SeatTaken(RulesError):

@@ -136,6 +136,7 @@ class RegistryTests(SynchronousTestCase):
                 "rpsa_launch_failures": "counter",
                 "rpsa_messages_received": "counter",
                 "rpsa_messages_rejected": "counter",
+                "rpsa_connections_dropped": "counter",
                 "rpsa_tick_lag_seconds": "histogram",
                 "rpsa_http_requests": "counter",
                 "rpsa_games_completed": "counter",
