@@ -4,7 +4,11 @@
   UTF-8 or a ``Host`` that cannot be parsed is 400 (nothing is done); a method
   a route does not take is 405 with ``Allow``; ``OPTIONS`` answers 204 with
   ``Allow`` on every route (the one place OPTIONS is handled: CORS preflights
-  belong in :meth:`RequestGate.options`).
+  belong in :meth:`RequestGate.options`).  WebSocket upgrades go straight to
+  their API's :class:`Upgrade` handler, past the Klein apps: a Klein render
+  left each upgraded request in a reference cycle (its closures wait for a
+  response that never comes), which kept a closed connection's request,
+  channel and transport until a full collection.
 - :class:`PerAddressLimit`: at most ``--max-connections-per-address``
   connections from one IP address (a wrapping factory; the excess is closed at
   once and counted).
@@ -20,7 +24,7 @@ Every refusal is reported to a :class:`~rpsa.play.hooks.ServerHooks`
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -53,23 +57,38 @@ def host_problem(host: Optional[bytes]) -> Optional[str]:
     return None
 
 
+def template_pattern(template: str) -> "re.Pattern[str]":
+    """A route template (``/api/games/{game_id}``) as a regular expression over raw paths, one group per parameter."""
+    return re.compile("^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$")
+
+
+class Upgrade(NamedTuple):
+    """A WebSocket route: its ``template``, and ``handler(request, **parameters)``, which returns the
+    resource that upgrades the request or raises APIError; ``render_error`` answers that error."""
+
+    template: str
+    handler: Callable[..., Resource]
+    render_error: Callable[[object, APIError], bytes]
+
+
 class RequestGate(Resource):
     """Checks every request before ``inner`` (the root resource) renders it.
 
     ``routes``: every route template and its methods (:func:`rpsa.web.route_table`);
     ``render_error(request, APIError)``: how to answer a refusal on this path
-    (the native or the original routes' style).
+    (the native or the original routes' style); ``upgrades``: the
+    :class:`Upgrade` routes, served here directly.
     """
 
     isLeaf = True
 
     def __init__(self, inner: Resource, routes: Dict[str, List[str]],
-                 render_error: Callable[[object, APIError], bytes] = error_response):
+                 render_error: Callable[[object, APIError], bytes] = error_response, upgrades: List[Upgrade] = ()):
         super().__init__()
         self._inner = inner
         self._render_error = render_error
-        self._routes = [(re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(t)) + "$"), methods)
-                        for t, methods in routes.items()]
+        self._routes = [(template_pattern(t), methods) for t, methods in routes.items()]
+        self._upgrades = [(template_pattern(u.template), u) for u in upgrades]
 
     def allowed(self, path: bytes) -> Optional[List[str]]:
         """The methods the route at ``path`` takes (``HEAD`` with ``GET``, and ``OPTIONS``), or None (no route)."""
@@ -99,6 +118,16 @@ class RequestGate(Resource):
                                                   f"this route takes {', '.join(allowed)}"))
         if allowed is not None and request.method == b"OPTIONS":
             return self.options(request, allowed)
+        if request.method == b"GET" and (request.getHeader(b"upgrade") or b"").strip().lower() == b"websocket":
+            for pattern, upgrade in self._upgrades:
+                found = pattern.match(request.path.decode("latin-1"))
+                if found:
+                    parameters = {k: unquote_to_bytes(v).decode("utf-8") for k, v in found.groupdict().items()}
+                    try:
+                        resource = upgrade.handler(request, **parameters)
+                    except APIError as e:
+                        return upgrade.render_error(request, e)
+                    return resource.render(request)
         return self._inner.render(request)
 
     def options(self, request, allowed: List[str]) -> bytes:

@@ -13,7 +13,7 @@ from typing import List
 
 from rpsa.contract import openapi
 from rpsa.daemon.metrics import exposition
-from rpsa.edge import RequestGate
+from rpsa.edge import RequestGate, Upgrade
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.matches.api import MatchAPI
@@ -51,13 +51,16 @@ class RootAPI:
         self.access = access
         self.draining = draining
         self.metrics = metrics
+        self._upgrades = [Upgrade("/api" + u.template, u.handler, u.render_error) for u in lobby_api.upgrades()]
+        self._upgrades += compat_api.upgrades()
         self._lobby = lobby_api.resource()
         self._compat = compat_api.resource()
         self._matches = match_api.resource() if match_api is not None else None
 
     def resource(self):
         """The Twisted Web resource serving every route, behind the :class:`~rpsa.edge.RequestGate`."""
-        return RequestGate(EncodedSlashes(self.app.resource()), route_table(self.app, MOUNTS), render_error)
+        return RequestGate(EncodedSlashes(self.app.resource()), route_table(self.app, MOUNTS), render_error,
+                           self._upgrades)
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):

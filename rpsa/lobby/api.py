@@ -14,7 +14,17 @@ from rpsa.play import views, wire
 from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
 from rpsa.contract.bodies import CreateGame, JoinGame
-from rpsa.web import APIError, add_not_found, json_response, new_app, read_body, require_upgrade, requires_key
+from rpsa.edge import Upgrade
+from rpsa.web import (
+    APIError,
+    add_not_found,
+    error_response,
+    json_response,
+    new_app,
+    read_body,
+    require_upgrade,
+    requires_key,
+)
 
 log = Logger()
 
@@ -101,10 +111,23 @@ class LobbyAPI:
 
     @app.route("/games/<game_id>/ws", methods=["GET"])
     def game_websocket(self, request, game_id):
-        # No API key: a player proves its seat with its token, spectating is open.
-        factory = self.lobby.factory(game_id)
+        # Upgrade requests are served by upgrade() straight from the edge
+        # (rpsa.edge.RequestGate); what reaches this route is not one: 404 or 426.
+        self.lobby.factory(game_id)
         require_upgrade(request)
-        return make_resource(factory)
+        return self.upgrade(request, game_id)
+
+    def upgrade(self, request, game_id: str):
+        """The resource upgrading ``request`` to a WebSocket of game ``game_id`` (no API key: a player
+        proves its seat with its token, spectating is open); raises APIError 404 for an unknown game."""
+        try:
+            return make_resource(self.lobby.factory(game_id))
+        except lobby_errors.LobbyError as e:
+            raise lobby_api_error(e) from None
+
+    def upgrades(self):
+        """This API's WebSocket route, for the edge (:class:`rpsa.edge.Upgrade`), relative to the mount point."""
+        return [Upgrade("/games/{game_id}/ws", self.upgrade, error_response)]
 
     add_not_found(app, "/", "no such API route", branch=True)
 

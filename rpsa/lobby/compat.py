@@ -10,6 +10,7 @@ seat token.  Mounted at ``/``: it answers whatever no other API routes.
 from __future__ import annotations
 
 from rpsa.contract.bodies import CompatGame, CompatRemoveGame, CompatRemovePlayer
+from rpsa.edge import Upgrade
 from rpsa.lobby import games as lobby_errors
 from rpsa.play import wire
 from rpsa.play.websocket import make_resource
@@ -111,7 +112,19 @@ class CompatAPI:
 
     @app.route("/", methods=["GET"])
     def websocket(self, request):
-        # No API key: the token proves the seat; it must belong to user_id.
+        # Upgrade requests are served by upgrade() straight from the edge
+        # (rpsa.edge.RequestGate); what reaches this route is not one.
+        resource = self.upgrade(request)
+        require_upgrade(request)
+        return resource
+
+    def upgrades(self):
+        """The original WebSocket URL, for the edge (:class:`rpsa.edge.Upgrade`)."""
+        return [Upgrade("/", self.upgrade, message_response)]
+
+    def upgrade(self, request):
+        """The resource upgrading ``request`` to the WebSocket its ``game_token`` opens; it must belong to
+        ``user_id`` (no API key: the token proves the seat).  Raises APIError 403 or 404."""
         token = (request.args.get(b"game_token") or [b""])[0].decode("utf-8", "replace")
         found = self.lobby.find_token(token) if token else None
         if found is None:
@@ -120,7 +133,6 @@ class CompatAPI:
         user_id = (request.args.get(b"user_id") or [b""])[0].decode("utf-8", "replace")
         if user_id != seat.user_id:
             raise _original(403, "the game_token does not belong to this user_id")
-        require_upgrade(request)
         return make_resource(self.lobby.factory(session.game_id))
 
     add_not_found(app, "/<path:rest>", "no such route")

@@ -214,7 +214,19 @@ class UpgradeResource(WebSocketResource):
             network = getattr(channel, "_networkProducer", None)
             if network is not None and getattr(network, "producer", None) is channel:
                 network.unregisterProducer()
+            self._orphan(request, channel)
         return result
+
+    @staticmethod
+    def _orphan(request, channel) -> None:
+        # The request is never finished (the WebSocket took its connection), so
+        # nothing ever unlinks it: the channel lists it, it points back at the
+        # channel and the transport, and Klein's Deferreds wait on it for ever,
+        # a cycle per connection that only a full collection freed (tune_gc
+        # makes those rare: the soak's memory stayed up).  Unlink it here.
+        channel.requests = []
+        request.notifications = []
+        request.channel = request.transport = None
 
 
 def unsent_bytes(transport) -> int:

@@ -104,6 +104,7 @@ class GameConnection(FastPathProtocol):
         # that never read sent a million in 7 s, and their pongs piled up).
         if not self._closing and self._within_rate():
             super().onPing(payload)
+            self._keeping_up()
 
     def onPong(self, payload):
         self._within_rate()  # unasked-for pongs count too; the heartbeat's answers cost a token each
