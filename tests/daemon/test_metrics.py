@@ -492,3 +492,15 @@ class LimitTests(SynchronousTestCase):
         self.assertEqual(by_label(families["rpsa_limit"], "limit"),
                          {"max_games": 10000, "max_matches": 100, "warm_matches": 4})
         self.assertEqual(samples(families["rpsa_warm_matches_ready"]), {frozenset(): 3})
+
+
+class DroppedTests(SynchronousTestCase):
+    """rpsa_connections_dropped_total counts connections refused or cut, by reason."""
+
+    def test_counted(self):
+        counters, metrics = make_metrics()
+        for reason in ("slow_reader", "slow_reader", "per_address", "something_new"):
+            counters.dropped(reason)
+        dropped = by_label(scrape(metrics)["rpsa_connections_dropped"], "reason", "_total")
+        self.assertEqual((dropped["slow_reader"], dropped["per_address"], dropped["header_timeout"], dropped["other"]),
+                         (2, 1, 0, 1))

@@ -61,7 +61,8 @@ class FuzzWebSocketTests(DaemonTestCase):
                     m.get("type") == "error" and m.get("code") == "unknown_type" and "probe" in m["message"]
                     for m in peer.messages), 10)
                 expected = fuzzing.expected_close(stream)
-                assert peer.close_code == expected, (peer.close_code, expected, stream)
+                dropped = peer.close_code is None and peer.eof and fuzzing.may_drop(stream)
+                assert peer.close_code == expected or dropped, (peer.close_code, expected, stream)
             finally:
                 peer.close()
                 self.http("DELETE", f"/api/games/{game_id}")

@@ -12,6 +12,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.matches.child import FLUSH_WAIT, ControlProtocol
+from rpsa.matches.stdio import heartbeat_line
 from rpsa.matches.stdio import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, MAX_LINE, encode_line, parse_report
 from rpsa.play.settings import GameSettings
 
@@ -106,6 +107,14 @@ class SetupTests(ChildTestCase):
         self.control.dataReceived(encode_line(MATCH)[10:] + b"more lines are ignored\n")
         players = [{"user_id": "u1", "connected": False}, {"user_id": "u2", "connected": False}]
         self.assertEqual(self.reports(), [("port", 9001), ("status", {"state": "waiting", "players": players})])
+        self.assertEqual(self.control.runner.session.game_id, "m1")
+
+    def test_heartbeats_answered(self):
+        """Heartbeats are answered at once, before the match (a warm child) and after it, and take no line's place."""
+        self.control.dataReceived(config() + heartbeat_line(1))
+        self.control.dataReceived(heartbeat_line(2) + encode_line(MATCH) + heartbeat_line(3))
+        kinds = self.reports()
+        self.assertEqual([k for k in kinds if k[0] == "heartbeat"], [("heartbeat", 1), ("heartbeat", 2), ("heartbeat", 3)])
         self.assertEqual(self.control.runner.session.game_id, "m1")
 
     def test_bad_match(self):

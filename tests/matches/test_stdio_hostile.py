@@ -40,3 +40,15 @@ class MatchLineTests(SynchronousTestCase):
         """A deeply nested line is bad_match, not a RecursionError."""
         with self.assertRaises(stdio.ChildError):
             stdio.decode_match(b"[" * 8000)
+
+
+class HeartbeatLineTests(SynchronousTestCase):
+    """The heartbeat, both directions."""
+
+    def test_round_trip(self):
+        self.assertEqual(stdio.decode_heartbeat(stdio.heartbeat_line(7).rstrip(b"\n")), 7)
+        self.assertEqual(stdio.parse_report(b"Heartbeat: 7"), ("heartbeat", 7))
+
+    def test_other_lines(self):
+        for line in (b'{"match_id": "m1"}', b'{"heartbeat": "7"}', b'{"heartbeat":', b"heartbeat"):
+            self.assertIsNone(stdio.decode_heartbeat(line), line)

@@ -66,6 +66,33 @@ GUARDED = [
     ("UpgradeResource.render", "twisted", "twisted.web.http", "HTTPChannel.connectionMade",
      "the channel still registers itself as producer on _networkProducer and starts an idle timer",
      "95b71a1bc3abb905"),
+    ("UpgradeResource.render", "twisted", "twisted.web.http", "Request.notifyFinish",
+     "an unfinished request still keeps its waiters in request.notifications (unlinked after the upgrade)",
+     "b3d06bba739d1430"),
+    ("UpgradeResource.render", "twisted", "twisted.web.http", "HTTPChannel.requestDone",
+     "the channel still lists its unfinished requests in channel.requests (unlinked after the upgrade)",
+     "a75a186c66f7d38d"),
+    ("FastPathProtocol.connectionLost", "autobahn", "autobahn.websocket.protocol", "WebSocketProtocol._connectionLost",
+     "is_closed is still resolved with the protocol itself, at the latest when the connection is lost",
+     "8d53cb80c1e9f3de"),
+    ("FastPathProtocol.connectionLost", "autobahn", "autobahn.twisted.websocket",
+     "WebSocketAdapterProtocol.connectionLost", "it still hands over to _connectionLost", "cf4d8aab057cd161"),
+    ("DeadlineChannel.connectionMade", "twisted", "twisted.web.http", "HTTPChannel.connectionMade",
+     "the channel still has callLater (the site's reactor) when the connection is made", "95b71a1bc3abb905"),
+    ("DeadlineChannel.lineReceived", "twisted", "twisted.web.http", "HTTPChannel.lineReceived",
+     "it still receives the request line and every header line, and calls allHeadersReceived then, for an "
+     "empty body, allContentReceived", "b77ec6f21116e827"),
+    ("DeadlineChannel.allHeadersReceived", "twisted", "twisted.web.http", "HTTPChannel.allHeadersReceived",
+     "it is still called once a request's headers are complete, before its body", "979a9a8410f41ad9"),
+    ("DeadlineChannel.allContentReceived", "twisted", "twisted.web.http", "HTTPChannel.allContentReceived",
+     "it is still called once a request's body is complete, before the request is processed",
+     "9f7c990696871a92"),
+    ("DeadlineChannel.connectionLost", "twisted", "twisted.web.http", "HTTPChannel.connectionLost",
+     "it still ends the channel, timers included", "d0850abf8e2eaa0e"),
+    ("unsent_bytes", "twisted", "twisted.internet.abstract", "FileDescriptor.write",
+     "unsent data is still dataBuffer (from offset) plus _tempDataLen", "3e46c97fc173bc7e"),
+    ("unsent_bytes", "twisted", "twisted.internet.abstract", "FileDescriptor.doWrite",
+     "unsent data is still dataBuffer (from offset) plus _tempDataLen", "a986d7b1b1054e43"),
 ]
 
 
@@ -100,9 +127,9 @@ class LibraryGuardTests(SynchronousTestCase):
         self.assertEqual(changed, [], "\n" + "\n".join(changed))
 
     def test_every_override_is_guarded(self):
-        """Each method FastPathProtocol and UpgradeResource override has an entry in GUARDED."""
+        """Each method FastPathProtocol, UpgradeResource and DeadlineChannel override has an entry in GUARDED."""
         guarded = {trick for trick, *_ in GUARDED}
-        for cls in (fastpath.FastPathProtocol, UpgradeResource):
+        for cls in (fastpath.FastPathProtocol, UpgradeResource, fastpath.DeadlineChannel):
             base = cls.__mro__[1]
             for name, value in vars(cls).items():
                 if inspect.isfunction(value) and hasattr(base, name):
@@ -225,3 +252,42 @@ class UpgradeReleaseTests(SynchronousTestCase):
         request, channel = self.upgrade(WebSocketResource.render)
         self.assertIsNotNone(request())
         self.assertIsNotNone(channel())
+
+
+class DeadlineChannelTests(SynchronousTestCase):
+    """Deadlines for the request line and headers, and for the body, on the site's clock."""
+
+    def setUp(self):
+        from twisted.internet.task import Clock
+        from twisted.web.resource import Resource
+
+        self.clock = Clock()
+        self.timeouts = []
+        root = Resource()
+        site = make_site(root, self.clock, header_timeout=2.0, body_timeout=3.0)
+        site.on_timeout = self.timeouts.append
+        self.channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
+        self.transport = StringTransportWithDisconnection()
+        self.transport.protocol = self.channel
+        self.channel.makeConnection(self.transport)
+
+    def test_headers_that_trickle(self):
+        """A byte a second does not extend the header deadline: 408 and closed at 2 s."""
+        for byte in b"GET / HTTP/1.1\r\nX-Slow: aaaa":
+            self.channel.dataReceived(bytes([byte]))
+            self.clock.advance(0.05)
+        self.clock.advance(2.0)
+        self.assertEqual(self.timeouts, ["header_timeout"])
+        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 408 "))
+
+    def test_body_that_trickles(self):
+        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        self.clock.advance(3.0)
+        self.assertEqual(self.timeouts, ["body_timeout"])
+
+    def test_complete_requests_have_no_deadline(self):
+        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.clock.advance(100)
+        self.assertEqual(self.timeouts, [])
+        self.assertEqual(self.clock.getDelayedCalls() and [c for c in self.clock.getDelayedCalls()
+                                                          if c.func.__name__ == "_expired"], [])

@@ -1,0 +1,65 @@
+"""Tests for L{rpsa.edge}: the Host check, the request gate's route matching, the per-address limit."""
+
+from twisted.internet.address import IPv4Address, UNIXAddress
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from rpsa.edge import PerAddressLimit, RequestGate, host_problem, template_pattern
+from rpsa.play.hooks import ServerHooks
+
+
+class HostTests(SynchronousTestCase):
+
+    def test_good(self):
+        for host in (None, b"localhost", b"games.example.com:8080", b"127.0.0.1", b"[::1]:8080", b"xn--bcher-kva.ch"):
+            self.assertIsNone(host_problem(host), host)
+
+    def test_bad(self):
+        for host in (b"[", b"a b", b"[::1", b"h:port", b"h:99999", b"\xff", b"a/b", b"a@b", b"", b"h\r\nx"):
+            self.assertIsInstance(host_problem(host), str, host)
+
+
+class GateTests(SynchronousTestCase):
+
+    def test_allowed(self):
+        gate = RequestGate(None, {"/api/games": ["GET", "POST"], "/api/games/{game_id}": ["DELETE", "GET"],
+                                  "/create_game": ["POST"]})
+        self.assertEqual(gate.allowed(b"/api/games"), ["GET", "HEAD", "OPTIONS", "POST"])
+        self.assertEqual(gate.allowed(b"/api/games/a%2Fb"), ["DELETE", "GET", "HEAD", "OPTIONS"])
+        self.assertEqual(gate.allowed(b"/create_game"), ["OPTIONS", "POST"])
+        self.assertIsNone(gate.allowed(b"/api/games/a/b/c"))
+
+    def test_template_pattern(self):
+        found = template_pattern("/api/games/{game_id}/players/{user_id}").match("/api/games/g%201/players/u")
+        self.assertEqual(found.groupdict(), {"game_id": "g%201", "user_id": "u"})
+
+
+class Hooks(ServerHooks):
+    def __init__(self):
+        self.dropped_reasons = []
+
+    def dropped(self, reason):
+        self.dropped_reasons.append(reason)
+
+
+class PerAddressLimitTests(SynchronousTestCase):
+
+    def test_limit_per_address(self):
+        hooks = Hooks()
+        limited = PerAddressLimit(Factory.forProtocol(Protocol), 2, hooks)
+        limited.startFactory()
+        a = IPv4Address("TCP", "10.0.0.1", 1)
+        first, second = limited.buildProtocol(a), limited.buildProtocol(a)
+        self.assertIsNone(limited.buildProtocol(a))
+        self.assertIsNotNone(limited.buildProtocol(IPv4Address("TCP", "10.0.0.2", 1)))
+        self.assertEqual(hooks.dropped_reasons, ["per_address"])
+        first.makeConnection(StringTransport())
+        first.connectionLost(None)
+        self.assertIsNotNone(limited.buildProtocol(a))
+        self.assertEqual(limited.connections, {"10.0.0.1": 2, "10.0.0.2": 1})
+
+    def test_unix_sockets_unlimited(self):
+        limited = PerAddressLimit(Factory.forProtocol(Protocol), 1)
+        for _ in range(3):
+            self.assertIsNotNone(limited.buildProtocol(UNIXAddress("/run/rpsa.sock")))
