@@ -16,15 +16,15 @@ import os
 import sys
 from typing import Any, List, Mapping, NamedTuple, Optional
 
-from twisted.internet import task
 from twisted.internet.defer import Deferred, TimeoutError, fail, maybeDeferred, succeed
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from rpsa.matches.heartbeat import ChildHeartbeat
 from rpsa.matches.stdio import (
-    HEARTBEATS_MISSED, MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, encode_line, heartbeat_line, parse_report, text_of,
+    MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, encode_line, heartbeat_line, parse_report, text_of,
 )
 
 log = Logger()
@@ -343,10 +343,7 @@ class MatchChildren:
     and SIGKILL.  ``python`` is the interpreter run as ``python -m
     rpsa.matches.child``.  ``env`` is the children's environment (default: a
     copy of ``os.environ`` taken at each spawn).  ``heartbeat`` is the seconds
-    between heartbeats to each child that has reported its port (0: none); a
-    child silent for ``HEARTBEATS_MISSED`` of them is killed
-    (:meth:`MatchProcess.kill_hung`).  The heartbeat's timer runs only while
-    children do.
+    between heartbeats to each child (see :class:`~rpsa.matches.heartbeat.ChildHeartbeat`; 0: none).
     """
 
     def __init__(
@@ -361,10 +358,7 @@ class MatchChildren:
         heartbeat: float = 0.0,
     ):
         self.reactor = reactor
-        self.heartbeat = heartbeat
-        self._processes: List[MatchProcess] = []
-        self._beat = None
-        self._beats = 0
+        self._heartbeat = ChildHeartbeat(reactor, heartbeat)
         self.launch_timeout = launch_timeout
         self.max_children = max_children
         self.kill_grace = kill_grace
@@ -390,38 +384,16 @@ class MatchChildren:
         finally:
             if process.transport is not None:
                 self._alive += 1
-                self._processes.append(process)
+                self._heartbeat.add(process)
                 process.when_ended().addCallback(self._ended, process)
-                self._watch()
 
     def _ended(self, status: ExitStatus, process: MatchProcess) -> None:
         self._alive -= 1
-        self._processes.remove(process)
-        if not self._processes and self._beat is not None:
-            self._beat.stop()
-            self._beat = None
+        self._heartbeat.remove(process)
 
     def responsive(self, process: MatchProcess) -> bool:
         """Whether ``process`` answered within about one heartbeat (a warm child is checked before it is used)."""
-        return self.heartbeat <= 0 or process.silent_for() <= 2 * self.heartbeat
-
-    def _watch(self) -> None:
-        if self.heartbeat > 0 and self._beat is None:
-            self._beat = task.LoopingCall(self._heartbeat)
-            self._beat.clock = self.reactor
-            self._beat.start(self.heartbeat, now=False)
-
-    def _heartbeat(self) -> None:
-        self._beats += 1
-        limit = HEARTBEATS_MISSED * self.heartbeat
-        for process in list(self._processes):
-            if process.port is None:
-                continue  # still starting: the launch timeout watches it
-            silence = process.silent_for()
-            if silence > limit:
-                process.kill_hung(silence)
-            else:
-                process.heartbeat(self._beats)
+        return self._heartbeat.responsive(process)
 
     def terminate(self, process: MatchProcess) -> Deferred:
         """Send ``process`` SIGTERM, SIGKILL after ``kill_grace``; return :meth:`MatchProcess.when_ended`."""
