@@ -37,8 +37,10 @@ class FuzzHTTPTests(DaemonTestCase):
 
     def make_daemon(self):
         low, high = free_port_range(4)
+        # A long launch timeout: on a loaded machine a child may take seconds to start, and a 504
+        # launch_timeout is a 5xx (documented, but the fuzzer's "no 5xx" check counts it).
         self.daemon_args = ("--match-ports", f"{low}-{high}", "--max-matches", "4", "--match-join-timeout", "2",
-                            "--max-games", "200")
+                            "--max-games", "200", "--launch-timeout", "60")
         return super().make_daemon()
 
     @defer.inlineCallbacks
@@ -46,7 +48,7 @@ class FuzzHTTPTests(DaemonTestCase):
         command = ["-m", "schemathesis.cli", "run", f"{self.daemon.url}/openapi.json",
                    "--checks", CHECKS, "--max-examples", str(EXAMPLES), "--seed", str(SEED),
                    "--generation-database", "none", "--no-color", "--workers", "1",
-                   "--request-timeout", "10", "--suppress-health-check", "all"]
+                   "--request-timeout", "75", "--suppress-health-check", "all"]
         replay = f"RPSA_FUZZ_SEED={SEED} RPSA_FUZZ_EXAMPLES={EXAMPLES}"
         log.info("fuzzing the HTTP API: {replay}", replay=replay)
         print(f"\nschemathesis: seed {SEED}, {EXAMPLES} examples per operation ({replay})", file=sys.__stderr__)

@@ -284,7 +284,8 @@ class HungChildTestCase(TestCase):
         low, high = free_port_range(3)
         self.ports = (low, high)
         self.daemon = Daemon(reactor, ["--match-ports", f"{low}-{high}", "--match-heartbeat", "0.5",
-                                       "--warm-matches", str(self.warm), "--match-join-timeout", "60"])
+                                       "--warm-matches", str(self.warm), "--match-join-timeout", "60",
+                                       "--launch-timeout", "45"])  # a loaded CI machine starts children slowly
         self.stopped = []
         self.addCleanup(self._stop)
         yield self.daemon.ready()
@@ -301,8 +302,13 @@ class HungChildTestCase(TestCase):
         os.kill(pid, signal.SIGSTOP)
         self.stopped.append(pid)
 
-    def body(self, match_id):
-        return {"match_id": match_id, "players": [{"user_id": "a", "username": "A"}, {"user_id": "b", "username": "B"}]}
+    @defer.inlineCallbacks
+    def put_match(self, match_id):
+        """PUT /api/match, waiting as long as the launch may take: ``(status, answer)``."""
+        body = {"match_id": match_id, "players": [{"user_id": "a", "username": "A"}, {"user_id": "b", "username": "B"}]}
+        response = yield treq.request("PUT", f"{self.daemon.url}/api/match", json=body, timeout=60, persistent=False)
+        answer = yield response.json()
+        return response.code, answer
 
 
 class HungChildTests(HungChildTestCase):
@@ -310,7 +316,7 @@ class HungChildTests(HungChildTestCase):
 
     @defer.inlineCallbacks
     def test_stopped_match_child(self):
-        status, answer = yield self.daemon.request("PUT", "/api/match", self.body("m1"))
+        status, answer = yield self.put_match("m1")
         self.assertEqual(status, 201, answer)
         _, record = yield self.daemon.request("GET", "/api/match/m1")
         self.freeze(record["pid"])
@@ -346,7 +352,7 @@ class HungWarmChildTests(HungChildTestCase):
         yield sleep(1)  # the warm child has reported its port by now
         self.freeze(warm[0])
         yield sleep(2)
-        status, answer = yield self.daemon.request("PUT", "/api/match", self.body("m2"))
+        status, answer = yield self.put_match("m2")
         self.assertEqual(status, 201, answer)
         _, record = yield self.daemon.request("GET", "/api/match/m2")
         self.assertNotEqual(record["pid"], warm[0], "a stopped warm child was handed the match")
