@@ -281,12 +281,16 @@ class RedisConnection(service.MultiService):
             return
         self._protocol = proto
         self.state = CONNECTED
+        down = self._reactor.seconds() - self._down_since if self._down_since is not None else 0.0
         if not self._ever_connected:
             self._ever_connected = True
-            log.info("Redis: connected to {url}", url=self.url.redacted())
+            if self._failures:
+                log.info("Redis: connected to {url} after {seconds:.1f}s ({attempts} attempts)",
+                         url=self.url.redacted(), seconds=down, attempts=self._failures + 1)
+            else:
+                log.info("Redis: connected to {url}", url=self.url.redacted())
         else:
             self.reconnects += 1
-            down = self._reactor.seconds() - self._down_since if self._down_since is not None else 0.0
             log.info("Redis: connected to {url} again after {seconds:.1f}s ({attempts} attempt(s))",
                      url=self.url.redacted(), seconds=down, attempts=self._failures + 1)
         self._failures = 0

@@ -88,3 +88,54 @@ class FakeEndpoint:
     def refuse(self):
         _, d = self.pending.pop(0)
         d.errback(ConnectionRefusedError("refused"))
+
+
+class FakeConnection:
+    """Stands in for RedisConnection: records each command; the test answers it."""
+
+    def __init__(self):
+        self.connected = True
+        self.calls = []  # [args, Deferred]
+        self._waiting = []
+
+    def execute(self, *args):
+        from rpsa.redis.connection import RedisUnavailable
+
+        if not self.connected:
+            return defer.fail(RedisUnavailable("down"))
+        d = defer.Deferred()
+        self.calls.append((args, d))
+        return d
+
+    def when_connected(self):
+        if self.connected:
+            return defer.succeed(self)
+        d = defer.Deferred(lambda d: self._waiting.remove(d))
+        self._waiting.append(d)
+        return d
+
+    def go_down(self):
+        """The connection is lost: every pending command fails."""
+        from rpsa.redis.connection import RedisUnavailable
+
+        self.connected = False
+        calls, self.calls = self.calls, []
+        for _, d in calls:
+            d.errback(RedisUnavailable("lost"))
+
+    def come_up(self):
+        self.connected = True
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(self)
+
+
+def script_entries(args):
+    """``(command, stream, sequence key, maxlen, [(seq, fields), ...])`` of an append-script call."""
+    command, _script, _nkeys, stream, key, maxlen, _ttl, *rest = args
+    entries = []
+    while rest:
+        seq, n, *rest = rest
+        entries.append((int(seq), list(rest[:int(n)])))
+        rest = rest[int(n):]
+    return command, stream, key, maxlen, entries

@@ -14,6 +14,7 @@ restarts and is independent of the code under test.
 import datetime
 import os
 import shutil
+import tempfile
 
 from twisted.internet import defer, protocol, reactor
 
@@ -50,7 +51,9 @@ class RedisServer:
         os.makedirs(directory, exist_ok=True)
         self.password = password
         self.port = free_port()
-        self.unix_path = os.path.join(directory, "redis.sock") if unix_socket else None
+        # A socket path must stay under 108 bytes: a short directory of its own (removed by stop()).
+        self._socket_dir = tempfile.mkdtemp(prefix="rpsa-redis-") if unix_socket else None
+        self.unix_path = os.path.join(self._socket_dir, "redis.sock") if unix_socket else None
         self.tls = tls  # {"cert", "key", "ca"} file paths, or None
         self.tls_port = free_port() if tls else None
         self._proto = None
@@ -105,6 +108,11 @@ class RedisServer:
         if timer.active():
             timer.cancel()
 
+    def remove_files(self):
+        """Remove the socket's directory (the data directory is the test's own)."""
+        if self._socket_dir:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
     def _kill(self):
         if self.running:
             self._process.signalProcess("KILL")
@@ -140,6 +148,7 @@ class RedisServer:
 def start_redis(testcase, **options):
     """A started :class:`RedisServer` that ``testcase``'s cleanup stops."""
     server = RedisServer(os.path.abspath(testcase.mktemp()), **options)
+    testcase.addCleanup(server.remove_files)
     testcase.addCleanup(server.stop)
     yield server.start()
     return server
@@ -157,6 +166,7 @@ def make_tls_files(directory, hostname="localhost"):
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    directory = os.path.abspath(directory)
     os.makedirs(directory, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
 
