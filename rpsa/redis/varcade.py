@@ -9,7 +9,8 @@ play waits on Redis.
 
 from __future__ import annotations
 
-from typing import Optional
+import inspect
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from rpsa.redis import schema
 
@@ -51,6 +52,65 @@ class GameEvents:
 
     def game_removed(self, game_id: str) -> None:
         """The game was removed, for any reason."""
+
+
+def _signatures() -> Dict[str, Tuple[str, ...]]:
+    return {
+        name: tuple(list(inspect.signature(method).parameters)[1:])
+        for name, method in vars(GameEvents).items()
+        if not name.startswith("_") and callable(method)
+    }
+
+
+#: Each event's name and the names of its arguments, in order.
+EVENTS: Dict[str, Tuple[str, ...]] = _signatures()
+WEAPON_ARGUMENTS = ("p1_weapon", "p2_weapon")
+MAX_ID_LENGTH = 256
+
+
+class RelayedEvents(GameEvents):
+    """Passes every event on as ``send(name, [arguments])``: how a match child reports to its daemon.
+
+    :param send: called with the event's name and its arguments (JSON-friendly: str, int, None).
+    """
+
+    def __init__(self, send: Callable[[str, List], None]):
+        self._send = send
+
+
+def _relay(name: str):
+    def method(self, *args):
+        self._send(name, list(args))
+
+    method.__name__ = name
+    method.__doc__ = getattr(GameEvents, name).__doc__
+    return method
+
+
+for _name in EVENTS:
+    setattr(RelayedEvents, _name, _relay(_name))
+
+
+def replay(events: GameEvents, name: str, args: Sequence) -> None:
+    """Call ``events.<name>(*args)`` for an event relayed by :class:`RelayedEvents`.
+
+    ValueError (calling nothing) for an unknown event, a wrong number of arguments, or an
+    argument of the wrong type: ids are non-empty strings of at most 256 characters, a weapon
+    is 0, 1, 2 or None.
+    """
+    if name not in EVENTS:
+        raise ValueError(f"unknown game event {name!r}")
+    params = EVENTS[name]
+    if not isinstance(args, (list, tuple)) or len(args) != len(params):
+        raise ValueError(f"game event {name!r} takes {len(params)} arguments ({', '.join(params)})")
+    for param, value in zip(params, args):
+        if param in WEAPON_ARGUMENTS:
+            if value is not None and (type(value) is not int or value not in (0, 1, 2)):
+                raise ValueError(f"game event {name!r}: {param} must be 0, 1, 2 or null")
+        elif not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+            raise ValueError(f"game event {name!r}: {param} must be a non-empty string of at most "
+                             f"{MAX_ID_LENGTH} characters")
+    getattr(events, name)(*args)
 
 
 class VarcadeEvents(GameEvents):

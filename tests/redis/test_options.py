@@ -1,0 +1,66 @@
+"""The --redis options: parsing, what goes together, and what they build."""
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python import usage
+from twisted.trial.unittest import TestCase
+
+from rpsa.redis import options as redis_options
+from rpsa.redis.varcade import GameEvents, VarcadeEvents
+
+
+class _Options(usage.Options):
+    optParameters = redis_options.OPTIONS
+
+    def postOptions(self):
+        redis_options.check_options(self)
+
+
+def parse(*argv):
+    options = _Options()
+    options.parseOptions(list(argv))
+    return options
+
+
+class OptionTests(TestCase):
+    def test_defaults(self):
+        options = parse()
+        self.assertEqual((options["redis"], options["redis-key-prefix"], options["event-stream"],
+                          options["event-stream-maxlen"], options["event-queue"]),
+                         (None, "rpsa:", None, 100_000, 10_000))
+        self.assertIsNone(redis_options.build(options, MemoryReactorClock()))
+
+    def test_full(self):
+        options = parse("--redis", "redis://:pw@127.0.0.1:6390/1", "--event-stream", "game_event_stream",
+                        "--product-id", "exrps", "--event-stream-maxlen", "5000", "--redis-key-prefix", "x:",
+                        "--event-queue", "20")
+        self.assertEqual(options["redis"].port, 6390)
+        redis = redis_options.build(options, MemoryReactorClock())
+        self.assertIsInstance(redis.events, VarcadeEvents)
+        self.assertEqual(redis.writer.stream, "game_event_stream")
+        self.assertEqual(list(redis.connection), [redis.writer])
+        self.assertFalse(redis.healthy)
+        names = [family.name for family in redis.metric_families()]
+        self.assertIn("rpsa_redis_connected", names)
+        self.assertIn("rpsa_redis_stream_dropped", names)
+
+    def test_redis_without_stream(self):
+        redis = redis_options.build(parse("--redis", "redis://localhost"), MemoryReactorClock())
+        self.assertIsNone(redis.writer)
+        self.assertIs(type(redis.events), GameEvents)
+        self.assertEqual(list(redis.connection), [])
+
+    def test_errors(self):
+        for argv, expected in [
+            (["--redis", "http://:secretpw@x"], "--redis: "),
+            (["--event-stream", "s", "--product-id", "p"], "--event-stream needs --redis"),
+            (["--redis", "redis://x", "--event-stream", "s"], "needs --product-id"),
+            (["--product-id", "p"], "--product-id means nothing without --event-stream"),
+            (["--event-stream-maxlen", "-1"], "--event-stream-maxlen: must be at least 0"),
+            (["--event-queue", "0"], "--event-queue: must be at least 1"),
+            (["--event-queue", "many"], "is not an integer"),
+        ]:
+            with self.subTest(argv=argv):
+                with self.assertRaises(usage.UsageError) as caught:
+                    parse(*argv)
+                self.assertIn(expected, str(caught.exception))
+                self.assertNotIn("secretpw", str(caught.exception))
