@@ -28,26 +28,22 @@ endpoint and backoff; this class is where that belongs.
 from __future__ import annotations
 
 import random as _random
-from bisect import bisect_left
 from collections import deque
-from typing import Callable, Deque, Iterator, List, Optional, Tuple
+from typing import Callable, Deque, Iterator, List, Optional
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
 from twisted.application import service
 from twisted.internet import defer, protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from prometheus_client.metrics_core import Metric
 
+from rpsa.redis.figures import ConnectionFigures
 from rpsa.redis.url import RedisURL
 
 log = Logger()
 
 STOPPED, CONNECTING, CONNECTED, DISCONNECTED = "stopped", "connecting", "connected", "disconnected"
 
-# Round trips from 0.1 ms (same host) to 2.5 s (a struggling server).
-RTT_BUCKETS: Tuple[float, ...] = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                  0.5, 1.0, 2.5)
 STOP_TIMEOUT = 5.0
 
 
@@ -157,12 +153,7 @@ class RedisConnection(service.MultiService):
         self._waiting_up: List[defer.Deferred] = []
         self._waiting_down: List[defer.Deferred] = []
 
-        # Figures for /metrics (plain ints: commands run on the reactor thread, thousands a second).
-        self.commands = 0
-        self.errors = 0
-        self.reconnects = 0
-        self._rtt_counts = [0] * (len(RTT_BUCKETS) + 1)
-        self._rtt_sum = 0.0
+        self.figures = ConnectionFigures()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -290,7 +281,7 @@ class RedisConnection(service.MultiService):
             else:
                 log.info("Redis: connected to {url}", url=self.url.redacted())
         else:
-            self.reconnects += 1
+            self.figures.reconnects += 1
             log.info("Redis: connected to {url} again after {seconds:.1f}s ({attempts} attempt(s))",
                      url=self.url.redacted(), seconds=down, attempts=self._failures + 1)
         self._failures = 0
@@ -358,11 +349,11 @@ class RedisConnection(service.MultiService):
         proto = self._protocol
         if proto is None:
             return defer.fail(RedisUnavailable(f"Redis is not connected ({self.state})"))
-        self.commands += 1
+        self.figures.commands += 1
         try:
             d = proto.execute_command(*args)
         except Exception as e:  # not connected any more, or an argument that cannot be encoded
-            self.errors += 1
+            self.figures.errors += 1
             if isinstance(e, self._connection_error):
                 return defer.fail(RedisUnavailable(str(e)))
             return defer.fail(e)
@@ -380,14 +371,14 @@ class RedisConnection(service.MultiService):
         if pending:
             pending.popleft()
         if isinstance(result, Failure):
-            self.errors += 1
+            self.figures.errors += 1
             if result.check(self._response_error):
-                self._round_trip(self._reactor.seconds() - started)  # it was answered
+                self.figures.round_trip(self._reactor.seconds() - started)  # it was answered
                 return Failure(RedisReplyError(str(result.value)))
             if result.check(self._connection_error):
                 return Failure(RedisUnavailable(str(result.value) or "lost the connection to Redis"))
             return result
-        self._round_trip(self._reactor.seconds() - started)
+        self.figures.round_trip(self._reactor.seconds() - started)
         return result
 
     def _check_replies(self) -> None:
@@ -402,26 +393,6 @@ class RedisConnection(service.MultiService):
         log.warn("Redis: a command had no reply within {timeout}s; reconnecting", timeout=self._command_timeout)
         proto.transport.abortConnection()
 
-    def _round_trip(self, seconds: float) -> None:
-        self._rtt_counts[bisect_left(RTT_BUCKETS, max(seconds, 0.0))] += 1
-        self._rtt_sum += seconds
-
-    # -- figures -------------------------------------------------------------------------
-
     def metric_families(self) -> Iterator[Metric]:
         """The connection's figures for ``/metrics``."""
-        yield GaugeMetricFamily("rpsa_redis_connected", "1 while the Redis connection is up, else 0.",
-                                value=1 if self.connected else 0)
-        yield CounterMetricFamily("rpsa_redis_reconnects_total", "Times the Redis connection was re-established.",
-                                  value=self.reconnects)
-        yield CounterMetricFamily("rpsa_redis_commands_total", "Redis commands sent.", value=self.commands)
-        yield CounterMetricFamily("rpsa_redis_errors_total",
-                                  "Redis commands that failed (error reply, lost connection, timeout).",
-                                  value=self.errors)
-        cumulative, buckets = 0, []
-        for bound, count in zip((*RTT_BUCKETS, float("inf")), self._rtt_counts):
-            cumulative += count
-            buckets.append((floatToGoString(bound), cumulative))
-        yield HistogramMetricFamily("rpsa_redis_round_trip_seconds",
-                                    "Time from sending a Redis command to its reply, in seconds.",
-                                    buckets=buckets, sum_value=self._rtt_sum)
+        return self.figures.metric_families(self.connected)

@@ -123,7 +123,7 @@ class ConnectionTests(RedisTestCase):
         yield server.start()
         yield connection.when_connected()
         self.assertEqual((yield connection.execute("PING")), "PONG")
-        self.assertEqual(connection.reconnects, 1)
+        self.assertEqual(connection.figures.reconnects, 1)
 
     @defer.inlineCallbacks
     def test_error_reply(self):
@@ -215,7 +215,7 @@ class StreamWriterTests(RedisTestCase):
             yield wait_until(lambda: connection.connected)
         yield writer.flushed()
         self.assertEqual(numbers((yield self.server.entries("events"))), list(range(2000)))
-        self.assertGreaterEqual(connection.reconnects, 1)
+        self.assertGreaterEqual(connection.figures.reconnects, 1)
 
     @defer.inlineCallbacks
     def test_a_batch_sent_twice_is_written_once(self):
@@ -278,7 +278,7 @@ class StreamWriterTests(RedisTestCase):
         connection = self.connect(self.server.url)
         writer = self.writer(connection, retry_delay=0.05)
         writer.append(numbered(1))
-        yield wait_until(lambda: connection.errors >= 2)
+        yield wait_until(lambda: connection.figures.errors >= 2)
         yield self.server.command("DEL", "events")
         yield writer.flushed()
         self.assertEqual(numbers((yield self.server.entries("events"))), [1])

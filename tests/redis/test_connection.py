@@ -135,7 +135,7 @@ class ConnectingTests(ConnectionTestCase):
         text = " ".join(formatEvent(e) for e in events)
         self.assertIn("connected to redis://:***@redis.example:6379/2 after 31.0s (7 attempts)", text)
         self.assertNotIn("topsecret", text)
-        self.assertEqual(self.connection.reconnects, 0)  # the first connection came late; none was lost
+        self.assertEqual(self.connection.figures.reconnects, 0)  # the first connection came late; none was lost
         self.stop()
 
     def test_jitter(self):
@@ -193,7 +193,7 @@ class ConnectingTests(ConnectionTestCase):
         warnings = [formatEvent(e) for e in events if e["log_level"].name == "warn"]
         self.assertEqual(len(warnings), 1, warnings)
         self.assertIn("lost the connection", warnings[0])
-        self.assertEqual(self.connection.reconnects, 1)
+        self.assertEqual(self.connection.figures.reconnects, 1)
         self.stop()
 
     def test_stop_closes_and_stops_retrying(self):
@@ -247,21 +247,21 @@ class CommandTests(ConnectionTestCase):
         self.assertEqual(self.successResultOf(first), "OK")
         self.assertEqual(self.successResultOf(second), "007")  # no number conversion
         self.assertEqual(self.successResultOf(third), [["1-0", ["a", "1"]]])
-        self.assertEqual(self.connection.commands, 3)
+        self.assertEqual(self.connection.figures.commands, 3)
 
     def test_error_reply(self):
         d = self.connection.execute("INCR", "s")
         self.link.reply(RedisReplyError("WRONGTYPE Operation against a key holding the wrong kind of value"))
         failure = self.failureResultOf(d, RedisReplyError)
         self.assertIn("WRONGTYPE", str(failure.value))
-        self.assertEqual(self.connection.errors, 1)
+        self.assertEqual(self.connection.figures.errors, 1)
         self.assertTrue(self.connection.connected)
 
     def test_lost_before_the_reply(self):
         d = self.connection.execute("SET", "k", "v")
         self.link.lose(ConnectionLost("reset"))
         self.failureResultOf(d, RedisUnavailable)
-        self.assertEqual(self.connection.errors, 1)
+        self.assertEqual(self.connection.figures.errors, 1)
 
     def test_no_reply_within_the_timeout_aborts_the_connection(self):
         self.clock.advance(1.0)
