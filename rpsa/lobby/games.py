@@ -15,9 +15,10 @@ from twisted.logger import Logger
 
 from rpsa.play import wire
 from rpsa.rules import GameFull, RulesError
-from rpsa.play.session import GameSession, Seat, SeatTaken, SessionOwner
+from rpsa.play.seat import Seat, SeatTaken
+from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.heartbeat import Heartbeat
-from rpsa.play.hooks import ServerHooks
+from rpsa.play.hooks import GameEvents, ServerHooks
 from rpsa.play.settings import GameSettings
 from rpsa.play.fastpath import FramePreparer
 from rpsa.play.websocket import GameConnectionFactory
@@ -76,11 +77,13 @@ class Lobby(SessionOwner):
     games; ``max_games``: most games held at once; ``hooks``: the
     :class:`~rpsa.play.hooks.ServerHooks` told about games and connections;
     ``draining``: an object whose ``active`` attribute is true while the server
-    drains (new games and joins are refused then); None: never.
+    drains (new games and joins are refused then); None: never.  ``events``:
+    the :class:`~rpsa.play.hooks.GameEvents` every game reports its lifecycle
+    to (``game_removed`` from here, when a game leaves the lobby).
     """
 
     def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
-                 draining=None):
+                 draining=None, events=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
         self.frames = FramePreparer()  # one for every game's messages
         self._reactor = reactor
@@ -88,6 +91,7 @@ class Lobby(SessionOwner):
         self._scheduler = scheduler
         self.max_games = max_games
         self.hooks = hooks or ServerHooks()
+        self.events = events or GameEvents()
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
@@ -96,8 +100,13 @@ class Lobby(SessionOwner):
 
     # -- requests ------------------------------------------------------------
 
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3) -> Tuple[GameSession, Seat]:
-        """Create a game with ``user_id`` as its host (seat 1)."""
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3,
+               linger: Optional[float] = None, shared_token: bool = False) -> Tuple[GameSession, Seat]:
+        """Create a game with ``user_id`` as its host (seat 1).
+
+        ``linger`` and ``shared_token``: the session's ``close_delay`` and ``shared_token``
+        (the original's routes; see :class:`~rpsa.play.session.GameSession`).
+        """
         if self._draining.active:
             raise Draining("the server is draining: no new games")
         if game_id is not None and game_id in self.games:
@@ -108,7 +117,8 @@ class Lobby(SessionOwner):
             game_id = secrets.token_urlsafe(9)
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
-        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self)
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self,
+                              events=self.events, close_delay=linger, shared_token=shared_token)
         self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
@@ -223,6 +233,7 @@ class Lobby(SessionOwner):
             for seat in session.seats:
                 self._tokens.pop(seat.token, None)
             log.info("game {game_id} removed", game_id=session.game_id)
+            self.events.game_removed(session.game_id)
             self._changed()
 
     def _changed(self) -> None:

@@ -76,6 +76,7 @@ class APITestCase(SynchronousTestCase):
     public_url = None
     max_games = 10
     metrics = None
+    compat_options = {}  # CompatAPI's keyword arguments (shared_token, linger)
 
     def setUp(self):
         self.build(self.public_url)
@@ -91,7 +92,8 @@ class APITestCase(SynchronousTestCase):
         )
         access = AccessPolicy(self.api_key)
         root = RootAPI(access, self.draining, self.metrics,
-                       LobbyAPI(self.lobby, access, URLBuilder(public_url)), CompatAPI(self.lobby, access))
+                       LobbyAPI(self.lobby, access, URLBuilder(public_url)),
+                       CompatAPI(self.lobby, access, **self.compat_options))
         self.stub = StubTreq(root.resource())
 
     def call(self, method, path, body=None, raw=None, content_type="application/json",

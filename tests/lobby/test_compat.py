@@ -102,14 +102,24 @@ class CompatTests(APITestCase):
         self.assertEqual((answer.code, answer.raw), (200, b"null"))
 
     def test_remove_player(self):
-        """/remove_player frees player 2's seat (200 null): the host hears 4003."""
+        """/remove_player frees player 2's seat, answered the original's way: the host hears 4003."""
         self.create_compat()
         host = self.connect("g1", "host")
         self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
         answer = self.compat("/remove_player", gameId="g1", userId="guest")
-        self.assertEqual((answer.code, answer.raw), (200, b"null"))
+        self.assertEqual((answer.code, answer.json), (200, {"playerRemoved": True, "connectionRemoved": False}))
         self.assertEqual([m["code"] for m in host.messages if m["type"] == "error"], [wire.OPPONENT_DISCONNECTED])
         self.assertTrue(self.lobby.get("g1").joinable)
+
+    def test_remove_connected_player(self):
+        """Removing a connected player 2 says its connection was removed (closed 4101)."""
+        self.create_compat()
+        self.connect("g1", "host")
+        self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
+        guest = self.connect("g1", "guest")
+        answer = self.compat("/remove_player", gameId="g1", userId="guest")
+        self.assertEqual(answer.json, {"playerRemoved": True, "connectionRemoved": True})
+        self.assertEqual(guest.closes, [wire.PLAYER_REMOVED])
 
     def test_remove_player_errors(self):
         """Removing the host or from a missing game is 400; an unknown player is 404."""
