@@ -150,12 +150,10 @@ class MatchProcess(ProcessProtocol):
     def spawn(self, python: str, env: dict, config_line: bytes, events: Optional[GameEvents] = None) -> None:
         """Start ``python -m rpsa.matches.child`` with ``env`` and write the config line to it.
 
-        ``env`` is passed explicitly (Twisted gives a child with no ``env`` an
-        empty environment).  ``events`` hears the game events of the child's
-        ``Event:`` lines.  Exceptions from ``spawnProcess`` propagate.
+        ``env`` is passed explicitly (Twisted gives a child with no ``env`` an empty environment);
+        ``events`` hears the child's ``Event:`` lines.  Exceptions from ``spawnProcess`` propagate.
         """
-        if events is not None:
-            self._events = events
+        self._events = events or self._events
         self._reactor.spawnProcess(
             self, python, [python, "-m", "rpsa.matches.child"], env=env, childFDs={0: "w", 1: "r", 2: "r"}
         )
@@ -309,10 +307,7 @@ class MatchProcess(ProcessProtocol):
         except ValueError as e:
             log.warn("{name}: child {pid} wrote a bad event line: {error}", name=self.name, pid=self.pid, error=e)
             return
-        try:
-            getattr(self._events, name)(*args)
-        except Exception:
-            log.failure("{name}: handling a {event} event failed", name=self.name, event=name)
+        getattr(self._events, name)(*args)  # GameEvents return at once and never raise
 
     def _stderr_line(self, line: Optional[bytes]) -> None:
         if line is None:

@@ -36,10 +36,12 @@ class ChildReactor(MemoryReactorClock):
         return super().listenTCP(port, factory, backlog, interface)
 
 
-def config(low=9000, high=9001, **settings):
-    """A config line for ports ``low``-``high`` and the given game settings."""
+def config(low=9000, high=9001, events=None, **settings):
+    """A config line for ports ``low``-``high`` and the given game settings (``events``: ask for Event lines)."""
     body = GameSettings(**settings).to_json()
     body.update(ports=[low, high], interface="127.0.0.1")
+    if events is not None:
+        body["events"] = events
     return encode_line(body)
 
 
@@ -154,3 +156,38 @@ class EndTests(ChildTestCase):
         control.makeConnection(transport)
         control.connectionLost(Failure(ConnectionDone()))
         self.assertEqual((control.exit_status, transport.value(), transport.disconnecting), (EXIT_OK, b"", True))
+
+
+class EventTests(ChildTestCase):
+    """``"events": true``: the match's lifecycle events as ``Event:`` lines."""
+
+    def events(self):
+        return [(p["name"], *p["args"]) for kind, p in self.reports() if kind == "event"]
+
+    def test_events_reported_when_asked(self):
+        """A connecting player is creator_joined; an abandoned match's game is removed once."""
+        self.control.dataReceived(config(join_timeout=30.0, events=True) + encode_line(MATCH))
+        session = self.control.runner.session
+        session.connect_player(session.seats[0], _Conn())
+        self.reactor.advance(30)  # player 2 never came: abandoned
+        self.assertEqual(self.events(), [("creator_joined", "m1"), ("game_removed", "m1")])
+
+    def test_no_events_unless_asked(self):
+        self.control.dataReceived(config(join_timeout=30.0) + encode_line(MATCH))
+        session = self.control.runner.session
+        session.connect_player(session.seats[0], _Conn())
+        self.reactor.advance(30)
+        self.assertEqual(self.events(), [])
+
+
+class _Conn:
+    """A connection the session can talk to."""
+
+    def send(self, prepared):
+        pass
+
+    def send_message(self, message):
+        pass
+
+    def close(self, code, reason):
+        pass
