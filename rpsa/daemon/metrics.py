@@ -174,11 +174,13 @@ class Metrics:
     counted at each scrape; ``launcher``: the match launcher whose matches and
     limit are counted at each scrape; ``warm_pool``: the
     :class:`~rpsa.matches.warmpool.WarmPool` whose size and ready children are
-    counted (any may be None).
+    counted (any may be None); ``sources``: more objects whose
+    ``metric_families()`` are added to every scrape (the Redis connection's).
     """
 
-    def __init__(self, counters: Counters, lobby=None, launcher=None, warm_pool=None) -> None:
+    def __init__(self, counters: Counters, lobby=None, launcher=None, warm_pool=None, sources=()) -> None:
         self._counters = counters
+        self._sources = list(sources)
         self._lobby = lobby
         self._launcher = launcher
         self._warm_pool = warm_pool
@@ -270,6 +272,8 @@ class Metrics:
         yield CounterMetricFamily(
             "rpsa_games_completed_total", "Lobby games played to the end.", value=counters._games_completed
         )
+        for source in self._sources:
+            yield from source.metric_families()
 
 
 class _Collector:

@@ -27,18 +27,24 @@ class RootAPI:
     :class:`~rpsa.daemon.metrics.Metrics` (None: ``/metrics`` is 404);
     ``lobby_api``, ``compat_api``: the :class:`~rpsa.lobby.api.LobbyAPI` and
     :class:`~rpsa.lobby.compat.CompatAPI`; ``match_api``: the
-    :class:`~rpsa.matches.api.MatchAPI` (None: the launcher is off).
+    :class:`~rpsa.matches.api.MatchAPI` (None: the launcher is off);
+    ``dependencies``: services the server can run without (Redis), each with a
+    ``name`` and a ``healthy`` property: while one is not healthy, ``/healthz``
+    answers 200 ``{"status": "degraded", "degraded": [names]}`` (the process is
+    alive and must not be restarted for it).
     """
 
     app = new_app()
 
-    def __init__(self, access, draining, metrics, lobby_api: LobbyAPI, compat_api: CompatAPI, match_api=None):
+    def __init__(self, access, draining, metrics, lobby_api: LobbyAPI, compat_api: CompatAPI, match_api=None,
+                 dependencies=()):
         self.access = access
         self.draining = draining
         self.metrics = metrics
         self._lobby = lobby_api.resource()
         self._compat = compat_api.resource()
         self._matches = match_api.resource() if match_api is not None else None
+        self._dependencies = list(dependencies)
 
     def resource(self):
         """The Twisted Web resource serving every route."""
@@ -48,6 +54,9 @@ class RootAPI:
     def healthz(self, request):
         if self.draining.active:
             return json_response(request, {"status": "draining"}, 503)
+        degraded = [d.name for d in self._dependencies if not d.healthy]
+        if degraded:
+            return json_response(request, {"status": "degraded", "degraded": degraded})
         return json_response(request, {"status": "ok"})
 
     @app.route("/metrics", methods=["GET"])

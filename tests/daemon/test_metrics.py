@@ -142,6 +142,17 @@ class RegistryTests(SynchronousTestCase):
             },
         )
 
+    def test_sources(self):
+        """Each source's metric families are added to every scrape (the Redis connection's)."""
+        from prometheus_client.metrics_core import GaugeMetricFamily
+
+        class Source:
+            def metric_families(self):
+                yield GaugeMetricFamily("rpsa_redis_connected", "1 while up.", value=1)
+
+        metrics = Metrics(Counters(), sources=[Source()])
+        self.assertEqual(samples(scrape(metrics)["rpsa_redis_connected"]), {frozenset(): 1.0})
+
     def test_is_server_hooks(self):
         """Counters is a ServerHooks and a MatchHooks, so the lobby, connections and match API take it as hooks."""
         self.assertIsInstance(Counters(), ServerHooks)

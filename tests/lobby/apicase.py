@@ -77,6 +77,7 @@ class APITestCase(SynchronousTestCase):
     max_games = 10
     metrics = None
     compat_options = {}  # CompatAPI's keyword arguments (shared_token, linger)
+    dependencies = ()  # RootAPI's (name, healthy) dependencies
 
     def setUp(self):
         self.build(self.public_url)
@@ -93,7 +94,7 @@ class APITestCase(SynchronousTestCase):
         access = AccessPolicy(self.api_key)
         root = RootAPI(access, self.draining, self.metrics,
                        LobbyAPI(self.lobby, access, URLBuilder(public_url)),
-                       CompatAPI(self.lobby, access, **self.compat_options))
+                       CompatAPI(self.lobby, access, **self.compat_options), dependencies=self.dependencies)
         self.stub = StubTreq(root.resource())
 
     def call(self, method, path, body=None, raw=None, content_type="application/json",
