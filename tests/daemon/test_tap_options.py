@@ -323,21 +323,13 @@ class MakeServiceTests(SynchronousTestCase):
 
     def test_cors_wraps_the_root(self):
         """--cors-origin: preflights from that origin are answered (without the key)."""
-        key_file = self.key_file(b"k")
-        top = tap.makeService(parse("--api-key-file", key_file, "--cors-origin", "https://portal.example"),
-                              reactor=MemoryReactorClock())
+        top = tap.makeService(parse("--cors-origin", "https://portal.example"), reactor=MemoryReactorClock())
         [listener] = [child for child in top if isinstance(child, StreamServerEndpointService)]
         stub = StubTreq(listener.factory.resource)
         response = self.successResultOf(stub.request("OPTIONS", "http://rpsa/create_game", headers={
             "Origin": "https://portal.example", "Access-Control-Request-Method": "POST"}))
         self.assertEqual(response.code, 204)
         self.assertEqual(response.headers.getRawHeaders("Access-Control-Allow-Origin"), ["https://portal.example"])
-
-    def key_file(self, content):
-        path = self.mktemp()
-        with open(path, "wb") as f:
-            f.write(content)
-        return path
 
 
 class CompatOptionTests(OptionsTestCase):
