@@ -59,8 +59,11 @@ def _number(kind, minimum, name):
 def _redis_url(text):
     """A :class:`~rpsa.redis.url.RedisURL`; the error never shows the password."""
     try:
-        return parse_redis_url(text)
-    except ValueError as e:
+        url = parse_redis_url(text)
+        if url.tls:
+            url.tls_options()  # a CA file that holds no certificate fails here, not at start
+        return url
+    except (ValueError, OSError) as e:
         raise usage.UsageError(f"--redis: {e}") from None
 
 

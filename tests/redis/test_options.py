@@ -44,6 +44,14 @@ class OptionTests(TestCase):
         self.assertIsNone(redis.events)
         self.assertEqual(list(redis.connection), [])
 
+    def test_ca_file_without_certificate(self):
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("nothing\n")
+        with self.assertRaises(usage.UsageError) as caught:
+            parse("--redis", f"rediss://:pw@h?ssl_ca_certs={path}")
+        self.assertIn("no PEM certificate", str(caught.exception))
+
     def test_errors(self):
         for argv, expected in [
             (["--redis", "http://:secretpw@x"], "--redis: "),
