@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import quote, urlsplit
 
 from twisted.web.server import Request, Site
@@ -136,6 +136,13 @@ class URLBuilder:
             parts = urlsplit(public_url)
             scheme = {"http": "ws", "https": "wss"}[parts.scheme]
             self._base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+    def websocket_origins(self) -> List[str]:
+        """The WebSocket origin of ``--public-url`` (pages may connect to it), if one is set."""
+        if self._base is None:
+            return []
+        parts = urlsplit(self._base)
+        return [f"{parts.scheme}://{parts.netloc}"]
 
     def base(self, request, port: Optional[int] = None) -> str:
         """``ws[s]://host[:port][/prefix]`` for this request; with ``port``, ``ws://host:port`` (a match child)."""

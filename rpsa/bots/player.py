@@ -45,6 +45,7 @@ class BotPlayer:
     """
 
     role = "player"
+    is_bot = True
 
     def __init__(self, session, user_id: str, strategy: Strategy, reactor,
                  think: Tuple[float, float] = (0.3, 1.5), rng: Optional[random.Random] = None):

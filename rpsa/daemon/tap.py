@@ -28,6 +28,8 @@ from rpsa.daemon.sdnotify import SystemdNotifier, status_text
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
+from rpsa.bots.roster import Bots
+from rpsa.webclient.pages import WebClient
 
 log = Logger()
 
@@ -114,6 +116,9 @@ class Options(usage.Options):
         ["max-matches", None, 100, "Most match children at once (warm ones included).", _number(int, 1, "max-matches")],
         ["warm-matches", None, 0, "Match children started ahead of time, holding a port, for fast launches.",
          _number(int, 0, "warm-matches")],
+        ["bot-takeover", None, None, "Seconds a player who dropped out of a match in progress has to come back "
+                                     "before a bot finishes the match for them (default: off).",
+         _number(float, 0, "bot-takeover")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
          _number(float, 0, "drain-timeout")],
         logs.LOG_FORMAT_OPTION,
@@ -182,6 +187,7 @@ class Options(usage.Options):
             max_spectators=self["max-spectators"],
             max_message_bytes=self["max-message-bytes"],
             max_messages_per_second=self["max-messages-per-second"],
+            bot_takeover=self["bot-takeover"],
         )
 
     def child_config(self) -> dict:
@@ -305,7 +311,7 @@ def makeService(options, reactor=None):
     metrics = Metrics()
     settings = options.game_settings()
     scheduler = TickScheduler(reactor, settings.tick, on_lag=metrics.tick_lag)
-    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=metrics)
+    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=metrics, bots=Bots(reactor))
     urls = URLBuilder(options["public-url"])
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
     launcher = MatchLauncher(
@@ -318,7 +324,8 @@ def makeService(options, reactor=None):
     matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining,
                        on_launch_failed=metrics.launch_failed)
     metrics.attach(lobby=lobby, launcher=launcher)
-    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches, metrics=metrics)
+    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches, metrics=metrics,
+                   webclient=WebClient(urls.websocket_origins()))
     site = make_site(api.resource(), reactor, on_request=metrics.http_request)
     top = GameServerService(
         lobby, scheduler, launcher, reactor,

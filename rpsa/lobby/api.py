@@ -45,6 +45,7 @@ LOBBY_STATUS = {
     lobby_errors.HostCannotBeRemoved: 409,
     lobby_errors.LobbyFull: 503,
     lobby_errors.Draining: 503,
+    lobby_errors.NoBots: 404,
 }
 
 
@@ -92,8 +93,9 @@ class LobbyAPI:
     app = Klein()
     app.url_map.converters["default"] = _SegmentConverter  # before any route is added
 
-    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None, metrics=None):
+    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None, metrics=None, webclient=None):
         self.lobby = lobby
+        self.webclient = webclient
         self.access = access
         self.urls = urls
         self.matches = matches  # the MatchAPI, when the launcher is on
@@ -162,7 +164,7 @@ class LobbyAPI:
         username = id_field(body, "username")
         game_id = id_field(body, "game_id", required=False)
         rounds = rounds_field(body)
-        session, seat = self.lobby.create(user_id, username, game_id, rounds)
+        session, seat = self.lobby.create(user_id, username, game_id, rounds, self._bot_level(body))
         return json_response(request, self._seat_answer(request, session, seat), 201)
 
     @app.route("/api/games", methods=["GET"])
@@ -236,10 +238,45 @@ class LobbyAPI:
     def api_not_found(self, request):
         raise APIError(404, "not_found", "no such API route")
 
+    @app.route("/", methods=["GET", "HEAD"])
+    def index(self, request):
+        # The original server's WebSocket URL is /?game_token=...: it keeps it.
+        if self.webclient is None or b"game_token" in request.args:
+            return self.compat.resource()
+        return self.webclient.serve(request, "index.html")
+
+    @app.route("/console", methods=["GET", "HEAD"])
+    def console_page(self, request):
+        if self.webclient is None:
+            return self.compat.resource()
+        return self.webclient.serve(request, "console.html")
+
+    @app.route("/static/<name>", methods=["GET", "HEAD"])
+    def static_file(self, request, name):
+        if self.webclient is None:
+            return self.compat.resource()
+        return self.webclient.serve(request, name)
+
     @app.route("/", branch=True)
     def original_routes(self, request):
         """Everything else: the original server's routes (and 404)."""
         return self.compat.resource()
+
+    def _bot_level(self, body):
+        """The bot level asked for with ``"opponent": "bot"`` (and an optional ``level``), or None."""
+        opponent, level = body.get("opponent"), body.get("level")
+        if opponent is None:
+            if level is not None:
+                raise APIError(400, "bad_field", "'level' goes with \"opponent\": \"bot\"")
+            return None
+        if opponent != "bot":
+            raise APIError(400, "bad_field", "'opponent' must be \"bot\" (or absent, for a human opponent)")
+        bots = self.lobby.bots
+        if bots is None:
+            raise APIError(404, "bots_off", "this server has no bots")
+        if level is not None and (not isinstance(level, str) or level not in bots.levels):
+            raise APIError(400, "bad_field", f"'level' must be one of {', '.join(bots.levels)}")
+        return bots.check_level(level)
 
     def _seat_answer(self, request, session, seat):
         answer = {"game_id": session.game_id, "player_token": seat.token}

@@ -65,16 +65,26 @@ class Draining(LobbyError):
     code = "draining"
 
 
-class Lobby(SessionOwner):
-    """All games of this process, by id, and their seats, by token."""
+class NoBots(LobbyError):
+    code = "bots_off"
 
-    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None):
+
+class Lobby(SessionOwner):
+    """All games of this process, by id, and their seats, by token.
+
+    ``bots`` (a :class:`rpsa.bots.roster.Bots`) seats the computer opponent of
+    games created with ``bot_level``, and takes over lost seats in matches in
+    progress when ``settings.bot_takeover`` is set; None turns both off.
+    """
+
+    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None, bots=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
         self._reactor = reactor
         self.settings = settings
         self._scheduler = scheduler
         self.max_games = max_games
         self.hooks = hooks or ServerHooks()
+        self.bots = bots
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
@@ -82,8 +92,11 @@ class Lobby(SessionOwner):
 
     # -- requests ------------------------------------------------------------
 
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3) -> Tuple[GameSession, Seat]:
-        """Create a game with ``user_id`` as its host (seat 1)."""
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3,
+               bot_level: Optional[str] = None) -> Tuple[GameSession, Seat]:
+        """Create a game with ``user_id`` as its host (seat 1); with ``bot_level``, a bot of that level takes seat 2."""
+        if bot_level is not None and self.bots is None:
+            raise NoBots("this server has no bots")
         if self.draining:
             raise Draining("the server is draining: no new games")
         if game_id is not None and game_id in self.games:
@@ -94,12 +107,17 @@ class Lobby(SessionOwner):
             game_id = secrets.token_urlsafe(9)
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
-        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self)
+        # A bot opponent connects at once, before the host: the host-first rule would refuse it.
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self,
+                              host_first=bot_level is None, bots=self.bots)
         make_factory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)
         log.info("game {game_id} created (best of {rounds})", game_id=game_id, rounds=rounds)
+        if bot_level is not None:
+            bot_id, bot_name = self.bots.identity(bot_level, [user_id])
+            self.bots.seat(session, session.add_seat(bot_id, bot_name), bot_level)
         self._changed()
         return session, seat
 

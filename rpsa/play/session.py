@@ -83,6 +83,11 @@ class GameSession:
 
     ``host_first``: player 2 may not connect before the host has (the
     original's rule, close code 4000); a match child lets either come first.
+    ``bots``: seats a bot (:class:`rpsa.bots.roster.Bots`, or anything with its
+    ``seat(session, seat, level)`` and ``takeover_level``) in place of a player
+    whose reconnection grace ran out in a match in progress, when
+    ``settings.bot_takeover`` is set; without it, or before the match, the
+    owner hears ``seat_lost`` as usual.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class GameSession:
         host_first: bool = True,
         created_at: Optional[float] = None,
         botch_damage: Optional[Callable[[], int]] = None,
+        bots=None,
     ):
         self.game_id = game_id
         self.rounds = rounds
@@ -106,6 +112,8 @@ class GameSession:
         self.host_first = host_first
         self.created_at = reactor.seconds() if created_at is None else created_at
         self._botch_damage = botch_damage
+        self._bots = bots
+        self.finished_by_bot: List[str] = []  # user ids of the players a bot took over for
         self.engine = Game(rounds, botch_damage)
         self.seats: List[Seat] = []
         self.spectators: Set[Any] = set()
@@ -217,12 +225,19 @@ class GameSession:
             if seat.conn is conn:
                 seat.conn = None
                 if not self.closed and not self.engine.complete:
-                    grace = self.settings.reconnect_grace
+                    grace = self._reconnect_grace()
                     self._start_absence(seat, grace)
                     self._broadcast(wire.player_left(seat.user_id, grace))
                     log.info("player {seat} left game {game_id}", seat=seat.number, game_id=self.game_id)
                     self.owner.session_changed(self)
                 return
+
+    def _takeover_on(self) -> bool:
+        return (self._bots is not None and self.settings.bot_takeover is not None
+                and self.engine.state is GameState.IN_PROGRESS)
+
+    def _reconnect_grace(self) -> float:
+        return self.settings.bot_takeover if self._takeover_on() else self.settings.reconnect_grace
 
     def _start_absence(self, seat: Seat, seconds: float) -> None:
         self._cancel_absence(seat)
@@ -237,6 +252,13 @@ class GameSession:
     def _absence_expired(self, seat: Seat) -> None:
         seat.absence_timer = None
         if self.closed or seat not in self.seats or seat.connected:
+            return
+        if self._takeover_on() and seat.ever_connected:
+            # A bot finishes the match; the player's token still opens the seat (the bot gives it back).
+            if seat.user_id not in self.finished_by_bot:
+                self.finished_by_bot.append(seat.user_id)
+            self._broadcast(wire.bot_takeover(seat.user_id))
+            self._bots.seat(self, seat, self._bots.takeover_level)
             return
         log.info("seat {seat} of game {game_id} lost", seat=seat.number, game_id=self.game_id)
         self.owner.seat_lost(self, seat)
@@ -333,8 +355,9 @@ class GameSession:
 
     def _complete(self) -> None:
         log.info(
-            "match ended in game {game_id}: winner {winner}",
+            "match ended in game {game_id}: winner {winner}{bots}",
             game_id=self.game_id, winner=self.engine.winner_id,
+            bots=f" (a bot finished for {', '.join(self.finished_by_bot)})" if self.finished_by_bot else "",
         )
         for seat in self.seats:
             self._cancel_absence(seat)
@@ -423,6 +446,7 @@ class GameSession:
                 "health": health[index] if (fighter is not None and visible) else None,
                 "round_wins": engine.round_wins[index],
             })
+            _with_bot_flag(seat, players[-1])
         round_state = engine.round_state
         return {
             "game_id": self.game_id,
@@ -440,10 +464,8 @@ class GameSession:
             "game_id": self.game_id,
             "state": self.state,
             "rounds": self.rounds,
-            "players": [
-                {"user_id": s.user_id, "username": s.username, "connected": s.connected}
-                for s in self.seats
-            ],
+            "players": [_with_bot_flag(s, {"user_id": s.user_id, "username": s.username, "connected": s.connected})
+                        for s in self.seats],
             "spectators": len(self.spectators),
             "joinable": self.joinable,
             "created_at": self.created_at,
@@ -473,3 +495,10 @@ class GameSession:
 
     def __repr__(self) -> str:
         return f"<GameSession {self.game_id!r} {self.state}>"
+
+
+def _with_bot_flag(seat: Seat, entry: Dict[str, Any]) -> Dict[str, Any]:
+    """``entry`` with ``"bot": true`` when a bot holds the seat now (the key is absent otherwise)."""
+    if getattr(seat.conn, "is_bot", False):
+        entry["bot"] = True
+    return entry

@@ -98,6 +98,11 @@ def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     return {"type": "player_left", "userId": user_id, "reconnectGrace": grace}
 
 
+def bot_takeover(user_id: str) -> Dict[str, Any]:
+    """``bot_takeover``: the player's grace ran out mid-match; a bot plays their seat until they return."""
+    return {"type": "bot_takeover", "userId": user_id}
+
+
 # Prepared frames of messages that are byte for byte the same in every game
 # (countdowns, state changes, common health pairs): built once per process.
 SHARED_FRAMES_MAX = 4096

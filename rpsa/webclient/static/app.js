@@ -9,7 +9,6 @@ const SEAT_KEY = "rpsa.seat";
 const USER_KEY = "rpsa.userId";
 const NAME_KEY = "rpsa.username";
 const LOBBY_POLL_MS = 2000;
-const ICONS = ["✊", "✋", "✌"];
 const STATE_NAMES = {
   waiting_for_players: "waiting", character_selection: "selecting", in_progress: "playing", game_over: "over",
 };
@@ -206,7 +205,7 @@ function enterMatch({ gameId, role, url, resume }) {
     conn: client.connect(url, { resume }),
   };
   $("#match-id").textContent = gameId;
-  $("#role").textContent = role === "player" ? "playing" : "watching";
+  $("#role").textContent = role === "player" ? "you play" : "you watch";
   $("#log").replaceChildren();
   $("#result").hidden = true;
   $("#winner").textContent = "";
@@ -350,8 +349,8 @@ function exchange(summary) {
     const player = game.players[i];
     const card = $(`#player-${i + 1} .throw`);
     const label = pick.weaponId === "botch" ? "botch!" : pick.weaponId;
-    const icon = WEAPONS.includes(pick.weaponId) ? ICONS[WEAPONS.indexOf(pick.weaponId)] : "💥";
-    card.textContent = `${icon} ${label}${pick.damageDealt ? ` · ${formatNumber(pick.damageDealt)} damage` : ""}`;
+    card.replaceChildren(...(WEAPONS.includes(pick.weaponId) ? [weaponIcon(pick.weaponId), " "] : []),
+      `${label}${pick.damageDealt ? ` · ${formatNumber(pick.damageDealt)} damage` : ""}`);
     card.dataset.weapon = pick.weaponId;
     card.classList.remove("flash");
     void card.offsetWidth; // restart the animation
@@ -366,6 +365,10 @@ function exchange(summary) {
   const [one, two] = picks.map((p) => p.damageDealt);
   announce(one && two ? "Both botched!" : one ? `${game.players[0].username} hits` : two ? `${game.players[1].username} hits` : "Draw");
   countdown("");
+}
+
+function weaponIcon(weapon) {
+  return element("img", { class: "icon", src: `static/${weapon}.svg`, alt: "", title: weapon });
 }
 
 function formatNumber(value) {
@@ -430,7 +433,8 @@ function renderPlayer(player, card, index) {
   health.dataset.value = player.health === null || player.health === undefined ? "" : String(player.health);
   const share = player.health === null || player.health === undefined ? 1 : Math.max(0, Math.min(1, player.health / full));
   $(".fill", health).style.width = `${(share * 100).toFixed(1)}%`;
-  $(".fill", health).dataset.level = share > 0.5 ? "high" : share > 0.25 ? "mid" : "low";
+  $(".fill", health).dataset.level = player.health === null || player.health === undefined
+    ? "unknown" : share > 0.5 ? "high" : share > 0.25 ? "mid" : "low";
   $(".number", health).textContent = player.health === null || player.health === undefined ? "—" : `${formatNumber(player.health)} / ${full}`;
   const needed = game.rounds ? Math.floor(game.rounds / 2) + 1 : 0;
   $(".wins", card).textContent = needed ? "★".repeat(player.roundWins) + "☆".repeat(Math.max(0, needed - player.roundWins)) : "";
@@ -452,7 +456,7 @@ function buildFighterCards(grid) {
   for (const fighter of list) {
     const figures = fighter.weapons
       ? element("table", { class: "figures" },
-        element("tr", {}, element("th", { text: "" }), ...WEAPONS.map((w, i) => element("th", { text: ICONS[i], title: w }))),
+        element("tr", {}, element("th", { text: "" }), ...WEAPONS.map((w) => element("th", { title: w }, weaponIcon(w)))),
         element("tr", {}, element("th", { text: "hits", title: "damage when this weapon wins: base × (1 + modifier)" }),
           ...WEAPONS.map((w) => element("td", { text: formatNumber(fighter.weapons[w].base * (1 + fighter.weapons[w].modifier)) }))),
         element("tr", {}, element("th", { text: "guard", title: "damage mitigated when this weapon loses" }),
