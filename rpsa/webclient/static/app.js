@@ -189,7 +189,9 @@ function watchGame(gameId) {
 // -- a match ------------------------------------------------------------------------
 
 function blankPlayer() {
-  return { userId: null, username: null, fighter: null, health: null, roundWins: 0, connected: false, ready: false };
+  return {
+    userId: null, username: null, fighter: null, health: null, roundWins: 0, connected: false, ready: false, bot: false,
+  };
 }
 
 function enterMatch({ gameId, role, url, resume }) {
@@ -250,6 +252,11 @@ function listen(conn) {
     const player = game.players.find((p) => p.userId === message.userId);
     if (player) player.connected = false;
     notice(`${player?.username ?? message.userId} lost the connection; the seat is held for ${message.reconnectGrace} s.`);
+  });
+  on("bot_takeover", (message) => {
+    const player = game.players.find((p) => p.userId === message.userId);
+    if (player) player.bot = true;
+    notice(`${player?.username ?? message.userId} did not come back: a bot plays for them until they do.`);
   });
   on("error", (message) => serverError(message));
   on("game_started", () => {
@@ -314,7 +321,7 @@ function welcome(message) {
   for (const p of snapshot.players) {
     Object.assign(game.players[p.seat - 1], {
       userId: p.user_id, username: p.username, fighter: p.fighter, connected: p.connected,
-      ready: p.ready, roundWins: p.round_wins,
+      ready: p.ready, roundWins: p.round_wins, bot: Boolean(p.bot),
       health: p.fighter ? p.health : null,
     });
   }
@@ -420,7 +427,8 @@ function render() {
 }
 
 function renderPlayer(player, card, index) {
-  $(".username", card).textContent = player.username ?? (index === 1 ? "waiting for an opponent…" : "—");
+  $(".username", card).textContent = (player.username ?? (index === 1 ? "waiting for an opponent…" : "—"))
+    + (player.bot && !/^Computer/.test(player.username ?? "") ? " (bot)" : "");
   $(".presence", card).dataset.connected = String(player.connected);
   $(".presence", card).title = player.connected ? "connected" : "not connected";
   const fighter = fighters.get(player.fighter);

@@ -200,8 +200,8 @@ export function metricSum(metrics, name, where = {}) {
  * Events (each a CustomEvent whose `detail` is the message's data):
  * - "status": {status, code, reason}; status is "connecting", "connected" (the server sent its
  *   welcome), "reconnecting" (the connection dropped; trying again) or "closed" (for good).
- * - "welcome", "player_joined", "select_fighter", "sync", "player_left", "error" (the server's
- *   error messages: {code, message}): the message as sent.
+ * - "welcome", "player_left", "bot_takeover", "error" (the server's error messages: {code, message}):
+ *   the message as sent; "player_joined", "select_fighter", "sync": the message's `gameData`.
  * - engine events, with the event's data: "game_started", "game_complete", "round_started",
  *   "round_countdown", "weapon_countdown", "state_change", "weapons_selected", "round_finished".
  * - "message": every message, as sent (for anything not covered above).
@@ -298,7 +298,7 @@ export class GameConnection extends EventTarget {
       const names = kind === "RPSRoundEvent" ? ROUND_EVENTS : GAME_EVENTS;
       const name = names[message.eventData?.type];
       if (name) this._emit(name, message.eventData.data ?? {});
-    } else if (["player_joined", "select_fighter", "sync", "player_left", "error"].includes(kind)) {
+    } else if (["player_joined", "select_fighter", "sync", "player_left", "bot_takeover", "error"].includes(kind)) {
       this._emit(kind, kind === "select_fighter" || kind === "player_joined" || kind === "sync"
         ? message.gameData : message);
     }
