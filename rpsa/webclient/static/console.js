@@ -166,9 +166,12 @@ async function refresh() {
   clearTimeout(timer);
   const [games, matches, metrics] = await Promise.allSettled([client.listGames(), client.listMatches(), client.metrics()]);
   const denied = [games, matches, metrics].some((r) => r.status === "rejected" && r.reason?.status === 401);
+  const open = !denied && !client.apiKey;
+  $("#key-form").classList.toggle("compact", open);
   $("#key-note").textContent = denied
     ? (client.apiKey ? "This key was refused. Type the server's API key." : "This server needs its API key.")
-    : "The key stays in this tab only (sessionStorage) and is sent with every API call.";
+    : open ? "This server's API is open: no key needed."
+      : "The key stays in this tab only (sessionStorage) and is sent with every API call.";
   $("#key-note").dataset.kind = denied ? "error" : "";
   if (games.status === "fulfilled") {
     syncRows($("#console-games"), games.value, (g) => g.game_id, buildGameRow, updateGameRow);
