@@ -4,6 +4,7 @@
 // page's own URL never carries the token (it shows #game=ID or #watch=ID, no more).
 
 import { ApiError, RoundState, RpsaClient, WEAPONS } from "./rpsa-client.js";
+import { $, $$, element, notice } from "./ui.js";
 
 const SEAT_KEY = "rpsa.seat";
 const USER_KEY = "rpsa.userId";
@@ -15,35 +16,12 @@ const STATE_NAMES = {
 const STATE_LABELS = { waiting: "waiting", selecting: "choosing fighters", playing: "playing", over: "over" };
 
 const client = new RpsaClient();
-const $ = (selector, root = document) => root.querySelector(selector);
-const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
 let fighters = new Map(); // id -> fighter, from GET /api/characters
 let lobbyTimer = null;
 let game = null; // the match on screen
 
 // -- small helpers ----------------------------------------------------------------
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "text") node.textContent = value;
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-let noticeTimer = null;
-function notice(text, kind = "info") {
-  const box = $("#notice");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { box.hidden = true; }, 8000);
-}
 
 function explain(err) {
   if (err instanceof ApiError) {

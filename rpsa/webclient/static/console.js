@@ -3,36 +3,14 @@
 // The API key is typed once and kept in this tab's sessionStorage; it is sent with every call.
 
 import { ApiError, RpsaClient, metricSum } from "./rpsa-client.js";
+import { $, $$, element, notice } from "./ui.js";
 
 const KEY = "rpsa.apiKey";
 const POLL_MS = 2000;
-const $ = (selector, root = document) => root.querySelector(selector);
-const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 
 const client = new RpsaClient({ apiKey: sessionStorage.getItem(KEY) });
 let timer = null;
 let previous = null; // the last metrics sample, for rates: {at, received, lagSum, lagCount}
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (name === "text") node.textContent = value;
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-let noticeTimer = null;
-function notice(text, kind = "info") {
-  const box = $("#notice");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { box.hidden = true; }, 8000);
-}
 
 function age(seconds) {
   if (seconds < 60) return `${Math.max(0, Math.floor(seconds))} s`;
