@@ -14,6 +14,8 @@ from twisted.logger import Logger
 
 from rpsa.bots.player import BotPlayer
 from rpsa.bots.strategy import DEFAULT_LEVEL, LEVELS, make_strategy
+from rpsa.play import wire
+from rpsa.rules import GameState
 
 log = Logger()
 
@@ -66,3 +68,33 @@ class Bots:
         log.info("a {bot_level} bot took seat {seat} of game {game_id}", bot_level=level, seat=seat.number,
                  game_id=session.game_id)
         return bot
+
+    # -- --bot-takeover (what a GameSession given these bots asks) -----------------------
+
+    @staticmethod
+    def _takeover_applies(session) -> bool:
+        return session.settings.bot_takeover is not None and session.engine.state is GameState.IN_PROGRESS
+
+    def reconnect_grace(self, session) -> float:
+        """How long a player who just left ``session`` has to come back: the takeover delay in a match in progress."""
+        if self._takeover_applies(session):
+            return session.settings.bot_takeover
+        return session.settings.reconnect_grace
+
+    def take_over(self, session, seat) -> bool:
+        """``seat``'s grace ran out: seat a bot if the match is in progress and takeover is on; whether it did.
+
+        Everyone is told (``bot_takeover``); the player's token still opens the
+        seat, so a player who comes back after all takes it back from the bot.
+        """
+        if not self._takeover_applies(session) or not seat.ever_connected:
+            return False
+        if seat.user_id not in session.finished_by_bot:
+            session.finished_by_bot.append(seat.user_id)
+        audience = session.connections()
+        if audience:
+            frame = session.frames.message(wire.bot_takeover(seat.user_id))
+            for conn in audience:
+                conn.send(frame)
+        self.seat(session, seat, self.takeover_level)
+        return True

@@ -8,6 +8,7 @@ player 2 gone reopens it (the host is told 4003).
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from twisted.logger import Logger
@@ -18,7 +19,8 @@ from rpsa.play.session import GameSession, Seat, SeatTaken, SessionOwner
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 from rpsa.play.settings import GameSettings
-from rpsa.play.websocket import make_factory
+from rpsa.play.fastpath import FramePreparer
+from rpsa.play.websocket import GameConnectionFactory
 
 log = Logger()
 
@@ -72,13 +74,22 @@ class NoBots(LobbyError):
 class Lobby(SessionOwner):
     """All games of this process, by id, and their seats, by token.
 
-    ``bots`` (a :class:`rpsa.bots.roster.Bots`) seats the computer opponent of
-    games created with ``bot_level``, and takes over lost seats in matches in
-    progress when ``settings.bot_takeover`` is set; None turns both off.
+    ``reactor``: the reactor (time, and the games' WebSocket factories);
+    ``settings``: every game's :class:`~rpsa.play.settings.GameSettings`;
+    ``scheduler``: the :class:`~rpsa.play.ticker.TickScheduler` ticking the
+    games; ``max_games``: most games held at once; ``hooks``: the
+    :class:`~rpsa.play.hooks.ServerHooks` told about games and connections;
+    ``draining``: an object whose ``active`` attribute is true while the server
+    drains (new games and joins are refused then); None: never.  ``bots`` (a
+    :class:`rpsa.bots.roster.Bots`) seats the computer opponent of games
+    created with ``bot_level`` and finishes matches for players who left
+    (``settings.bot_takeover``); None turns both off.
     """
 
-    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None, bots=None):
+    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
+                 draining=None, bots=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
+        self.frames = FramePreparer()  # one for every game's messages
         self._reactor = reactor
         self.settings = settings
         self._scheduler = scheduler
@@ -88,7 +99,8 @@ class Lobby(SessionOwner):
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
-        self.draining = False
+        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # until each session closes
+        self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
 
@@ -97,7 +109,7 @@ class Lobby(SessionOwner):
         """Create a game with ``user_id`` as its host (seat 1); with ``bot_level``, a bot of that level takes seat 2."""
         if bot_level is not None and self.bots is None:
             raise NoBots("this server has no bots")
-        if self.draining:
+        if self._draining.active:
             raise Draining("the server is draining: no new games")
         if game_id is not None and game_id in self.games:
             raise GameExists(f"game {game_id!r} already exists")
@@ -108,9 +120,9 @@ class Lobby(SessionOwner):
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
         # A bot opponent connects at once, before the host: the host-first rule would refuse it.
-        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self,
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self,
                               host_first=bot_level is None, bots=self.bots)
-        make_factory(session, self._reactor, self.hooks, self.heartbeat)
+        self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)
@@ -123,7 +135,7 @@ class Lobby(SessionOwner):
 
     def join(self, game_id: str, user_id: str, username: str) -> Tuple[GameSession, Seat]:
         """Seat ``user_id`` as player 2."""
-        if self.draining:
+        if self._draining.active:
             raise Draining("the server is draining: no new players")
         session = self.get(game_id)
         if session.seat_for_user(user_id) is not None:
@@ -144,6 +156,10 @@ class Lobby(SessionOwner):
         if session is None:
             raise NoSuchGame(f"no game {game_id!r}")
         return session
+
+    def factory(self, game_id: str) -> GameConnectionFactory:
+        """The WebSocket factory of the live game with this id, or raise NoSuchGame."""
+        return self._factories[self.get(game_id)]
 
     def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
         """The session and seat a token opens, or None."""
@@ -205,6 +221,7 @@ class Lobby(SessionOwner):
 
     def session_closed(self, session: GameSession) -> None:
         self._finishing.discard(session)
+        self._factories.pop(session, None)
         self._forget(session)
 
     # -- internals -------------------------------------------------------------

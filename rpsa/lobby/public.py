@@ -10,12 +10,15 @@ Behind a reverse proxy every client shares the proxy's address: limit there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections import OrderedDict
 from typing import Optional, Tuple
 
 from twisted.logger import Logger
+
+from rpsa.web import UNAUTHORIZED, APIError
 
 log = Logger()
 
@@ -98,3 +101,28 @@ class PublicLobby:
             return None
         log.info("public lobby: {route} from {host} rate-limited for {wait:.1f}s", route=route, host=host, wait=wait)
         return max(1, math.ceil(wait))
+
+
+def key_or_public(route):
+    """:func:`rpsa.web.requires_key` for the routes ``--public-lobby`` can open (``self.public``).
+
+    A request carrying the API key goes through.  Without it, the route must
+    be open (no key configured, or a :class:`PublicLobby` opening it), and
+    with a public lobby, creates and joins are rate-limited: 429
+    ``rate_limited`` with ``Retry-After``.
+    """
+
+    @functools.wraps(route)
+    def checked(self, request, *args, **kwargs):
+        access, public, name = self.access, self.public, route.__name__
+        if access.open or not access.allowed(request):
+            if not access.open and (public is None or not public.opens(name)):
+                raise APIError(401, "unauthorized", UNAUTHORIZED)
+            wait = None if public is None else public.retry_after(name, request)
+            if wait is not None:
+                request.setHeader(b"Retry-After", str(wait).encode("ascii"))
+                raise APIError(429, "rate_limited",
+                               f"too many games created or joined from this address: retry in {wait} s")
+        return route(self, request, *args, **kwargs)
+
+    return checked

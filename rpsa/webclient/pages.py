@@ -1,4 +1,4 @@
-"""Serves the browser client's static files: the game page, the console, their scripts and styles.
+"""Serves the browser client's files: the game page, the console, their scripts, styles and icons.
 
 The files ship inside the package (``rpsa/webclient/static``) and are read once,
 when the app is built.  Every answer carries its content type, a strong ETag
@@ -60,7 +60,11 @@ def content_security_policy(connect_sources: Iterable[str] = ()) -> bytes:
 
 
 class WebClient:
-    """The browser client as a Klein app: ``/`` (lobby and match), ``/console``, ``/static/<name>``.
+    """The browser client: a Klein app serving its files (mounted at ``/static/``), and its two pages.
+
+    The root app (:class:`rpsa.daemon.root.RootAPI`) serves :meth:`index` at
+    ``/`` and :meth:`console` at ``/console``, and mounts :meth:`resource` at
+    ``/static/`` (whose routes are relative to it: ``/<name>``).
 
     ``connect_sources``: origins the pages may open WebSockets to besides their
     own (e.g. ``wss://games.example.org`` when ``--public-url`` names another
@@ -74,18 +78,18 @@ class WebClient:
         self._policy = content_security_policy(connect_sources)
 
     def resource(self):
-        """The Twisted Web resource serving the client."""
+        """The Twisted Web resource serving the files (below its mount point)."""
         return self.app.resource()
 
-    @app.route("/", methods=["GET", "HEAD"])
-    def index(self, request):
+    def index(self, request) -> bytes:
+        """The game page: the lobby and a match."""
         return self.serve(request, "index.html")
 
-    @app.route("/console", methods=["GET", "HEAD"])
-    def console(self, request):
+    def console(self, request) -> bytes:
+        """The operator console."""
         return self.serve(request, "console.html")
 
-    @app.route("/static/<name>", methods=["GET", "HEAD"])
+    @app.route("/<name>", methods=["GET", "HEAD"])
     def static(self, request, name):
         return self.serve(request, name)
 

@@ -37,7 +37,7 @@ class BotPlayerTests(SynchronousTestCase):
         self.lobby.join("g1", "bot", "Computer")
         self.bot = BotPlayer(self.session, "bot", CounterStrategy(random.Random(5)), self.clock,
                              rng=random.Random(6))
-        self.session.connect_player(self.session.seat(2), self.bot)
+        self.session.connect_player(self.session.seats[1], self.bot)
 
     def advance(self, seconds, step=0.1):
         """Move the clock on in small steps (bounded)."""
@@ -48,7 +48,7 @@ class BotPlayerTests(SynchronousTestCase):
         """The bot picks a fighter at once but is ready only once the human has picked too."""
         self.advance(2)
         self.assertIsNotNone(self.bot._my_fighter())
-        self.assertFalse(self.session.seat(2).ready)
+        self.assertFalse(self.session.seats[1].ready)
         # The human sees that the bot picked, not what.
         self.assertEqual(self.host.of_type("select_fighter"), [])
 

@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.bots.roster import Bots, UnknownLevel
 from rpsa.lobby.games import Lobby, NoBots
-from rpsa.play import wire
+from rpsa.play import views, wire
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from tests.play.fakes import FakeConnection
@@ -55,7 +55,7 @@ class BotGameTests(SynchronousTestCase):
         """The bot is seated and connected before the host; the game is not joinable; the summary flags it."""
         session, host_seat = self.lobby.create("alice", "Alice", game_id="g", rounds=1, bot_level="random")
         self.assertEqual([s.user_id for s in session.seats], ["alice", "bot-random"])
-        summary = session.summary()
+        summary = views.summary(session)
         self.assertEqual(summary["players"][1], {"user_id": "bot-random", "username": "Computer (random)",
                                                  "connected": True, "bot": True})
         self.assertNotIn("bot", summary["players"][0])
@@ -106,8 +106,8 @@ class TakeoverTests(SynchronousTestCase):
         self.assertEqual(self.host.of_type("player_left")[-1]["reconnectGrace"], 3.0)
         self.clock.advance(3)
         self.assertEqual(self.host.of_type("bot_takeover"), [{"type": "bot_takeover", "userId": "bob"}])
-        self.assertTrue(self.session.seat(2).conn.is_bot)
-        self.assertEqual(self.session.summary()["players"][1]["bot"], True)
+        self.assertTrue(self.session.seats[1].conn.is_bot)
+        self.assertEqual(views.summary(self.session)["players"][1]["bot"], True)
         self.assertEqual(self.session.finished_by_bot, ["bob"])
         self.clock.pump([0.1] * 3000)
         self.assertEqual(len(self.host.of_type(GAME, GAME_COMPLETE)), 1)
@@ -117,12 +117,12 @@ class TakeoverTests(SynchronousTestCase):
         self.start_match(takeover=2.0)
         self.session.disconnected(self.guest)
         self.clock.advance(2)
-        bot = self.session.seat(2).conn
+        bot = self.session.seats[1].conn
         again = FakeConnection("bob again")
         self.session.connect_player(self.guest_seat, again)
         self.assertEqual(bot.close_code, wire.REPLACED)
-        self.assertIs(self.session.seat(2).conn, again)
-        self.assertEqual(self.session.summary()["players"][1].get("bot"), None)
+        self.assertIs(self.session.seats[1].conn, again)
+        self.assertEqual(views.summary(self.session)["players"][1].get("bot"), None)
 
     def test_off_by_default(self):
         """Without --bot-takeover, the seat is lost as before (player 2 gone: 4003 to the host)."""

@@ -1,164 +1,23 @@
-"""The lobby's HTTP API and the original server's routes, driven in memory with StubTreq.
-
-Every test builds a fresh :class:`~rpsa.lobby.games.Lobby` on a
-:class:`~twisted.internet.task.Clock` and talks to ``LobbyAPI(...).resource()``
-through :class:`treq.testing.StubTreq`: no sockets, no real reactor.
-"""
+"""The lobby's native HTTP API (``/api/characters``, ``/api/games...``) and the API key, in memory (see apicase)."""
 
 import json
 from urllib.parse import quote
 
-from treq.testing import StubTreq
-from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase
-
 from rpsa import web
-
 from rpsa.play import wire
-from rpsa.lobby.api import LobbyAPI
-from rpsa.lobby.games import Lobby
 from rpsa.rules import FIGHTERS
-from rpsa.play.settings import GameSettings
-from rpsa.play.ticker import TickScheduler
-from rpsa.web import MAX_BODY_BYTES, AccessPolicy, URLBuilder
-
-BASE = "http://games.test:8080"
-KEY = "s3cret-key"
-DEFAULT = object()  # "use the default" for helper arguments where None means "none"
+from rpsa.web import MAX_BODY_BYTES, URLBuilder
+from tests.lobby.apicase import BASE, DEFAULT, KEY, APITestCase, FakeConnection, padded_object
 
 
-class Answer:
-    """One HTTP answer: status code, decoded JSON body (or None) and headers."""
-
-    def __init__(self, code, content, headers):
-        self.code = code
-        self.raw = content
-        self.headers = headers
-        try:
-            self.json = json.loads(content)
-        except ValueError:
-            self.json = None
-
-    @property
-    def error_code(self):
-        """The ``error.code`` of a native API error answer."""
-        return self.json["error"]["code"]
-
-
-class FakeConnection:
-    """A connection the session can use: records messages and close codes."""
-
-    def __init__(self):
-        self.messages = []
-        self.closes = []
-
-    def send(self, prepared):
-        self.messages.append(json.loads(prepared.payload))
-
-    def send_message(self, message):
-        self.messages.append(message)
-
-    def close(self, code, reason):
-        self.closes.append(code)
-
-
-def padded_object(size, **fields):
-    """A JSON object of exactly ``size`` bytes (padded with spaces)."""
-    text = json.dumps(fields).encode("utf-8")
-    return text[:-1] + b" " * (size - len(text)) + b"}"
-
-
-class APITestCase(SynchronousTestCase):
-    """A fresh lobby and API per test; subclasses set the key, URL and limits."""
-
-    api_key = None
-    public_url = None
-    max_games = 10
-
-    def setUp(self):
-        self.build(self.public_url)
-
-    def build(self, public_url):
-        """A new clock, lobby and API (with this --public-url)."""
-        self.clock = Clock()
-        self.clock.advance(1000)
-        self.lobby = Lobby(
-            reactor=self.clock, settings=GameSettings(),
-            scheduler=TickScheduler(self.clock, 1.0), max_games=self.max_games,
-        )
-        api = LobbyAPI(self.lobby, AccessPolicy(self.api_key), URLBuilder(public_url))
-        self.stub = StubTreq(api.resource())
-
-    def call(self, method, path, body=None, raw=None, content_type="application/json",
-             auth=DEFAULT, base=BASE, host=None):
-        """Send one request; ``body`` is JSON-encoded, ``raw`` is sent as is."""
-        headers = {} if host is None else {b"Host": [host]}
-        if content_type is not None:
-            headers[b"Content-Type"] = [content_type.encode()]
-        if auth is DEFAULT:
-            auth = f"Bearer {self.api_key}" if self.api_key else None
-        if auth is not None:
-            headers[b"Authorization"] = [auth.encode()]
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        response = self.successResultOf(self.stub.request(method, base + path, data=data, headers=headers))
-        content = self.successResultOf(self.stub.content(response))
-        return Answer(response.code, content, response.headers)
-
-    def create(self, game_id="g1", user_id="host", username="Host", **extra):
-        """Create a game through the API, and assert it was created."""
-        body = {"user_id": user_id, "username": username, **extra}
-        if game_id is not None:
-            body["game_id"] = game_id
-        answer = self.call("POST", "/api/games", body)
-        self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json
-
-    def join(self, game_id="g1", user_id="guest", username="Guest"):
-        """Join a game through the API (the answer is returned unchecked)."""
-        return self.call("POST", f"/api/games/{quote(game_id, safe='')}/players",
-                         {"user_id": user_id, "username": username})
-
-    def connect(self, game_id, user_id):
-        """Attach a fake connection to a user's seat."""
-        session = self.lobby.get(game_id)
-        conn = FakeConnection()
-        session.connect_player(session.seat_for_user(user_id), conn)
-        return conn
-
-    def assertError(self, answer, status, code):
-        """A native API error: this status, this ``error.code`` and a message."""
-        self.assertEqual((answer.code, answer.error_code), (status, code), answer.raw)
-        self.assertIsInstance(answer.json["error"]["message"], str)
-
-    def assertCompatError(self, answer, status):
-        """An original-route error: this status and a ``{"message"}`` body."""
-        self.assertEqual(answer.code, status, answer.raw)
-        self.assertEqual(list(answer.json), ["message"])
-
-
-class ServiceRouteTests(APITestCase):
-    """``/healthz``, ``/api/characters`` and unknown API routes."""
-
-    def test_healthz(self):
-        """GET /healthz answers 200 ``{"status": "ok"}``."""
-        answer = self.call("GET", "/healthz")
-        self.assertEqual((answer.code, answer.json), (200, {"status": "ok"}))
+class CharactersTests(APITestCase):
+    """``/api/characters``."""
 
     def test_characters(self):
         """GET /api/characters lists every fighter."""
         answer = self.call("GET", "/api/characters")
         self.assertEqual(answer.code, 200)
         self.assertEqual([c["id"] for c in answer.json["characters"]], list(FIGHTERS))
-
-    def test_unknown_api_route(self):
-        """An unknown /api/ route is a JSON 404 not_found."""
-        self.assertError(self.call("GET", "/api/nothing/here"), 404, "not_found")
-
-    def test_json_content_type(self):
-        """Answers are JSON and not cacheable."""
-        answer = self.call("GET", "/healthz")
-        self.assertEqual(answer.headers.getRawHeaders(b"content-type"), [b"application/json"])
-        self.assertEqual(answer.headers.getRawHeaders(b"cache-control"), [b"no-store"])
 
 
 class CreateGameTests(APITestCase):
@@ -511,158 +370,6 @@ class PublicURLTests(APITestCase):
         self.assertEqual(self.urls_of(None, base="https://secure.test")[0], "wss://secure.test/api/games/g/ws")
 
 
-class CompatTests(APITestCase):
-    """The original server's routes: bodies, answers and errors."""
-
-    max_games = 2
-
-    def compat(self, path, **body):
-        """POST a camelCase body to an original route."""
-        return self.call("POST", path, body)
-
-    def create_compat(self, game_id="g1", user_id="host"):
-        """Create a game the original way and return its gameToken."""
-        answer = self.compat("/create_game", gameId=game_id, userId=user_id, username="Host")
-        self.assertEqual(answer.code, 200, answer.raw)
-        return answer.json["gameToken"]
-
-    def test_create_game(self):
-        """/create_game answers 200 ``{gameToken}``, the host's own seat token."""
-        token = self.create_compat()
-        session, seat = self.lobby.find_token(token)
-        self.assertEqual((session.game_id, seat.user_id, seat.number), ("g1", "host", 1))
-        self.assertEqual(list(self.call("POST", "/create_game", {"gameId": "g2", "userId": "u",
-                                                                 "username": "U"}).json), ["gameToken"])
-
-    def test_create_taken(self):
-        """A taken game id is 400 ``{message}``."""
-        self.create_compat()
-        self.assertCompatError(self.compat("/create_game", gameId="g1", userId="x", username="X"), 400)
-
-    def test_create_at_max_games(self):
-        """At --max-games /create_game is 503."""
-        self.create_compat("g1")
-        self.create_compat("g2")
-        self.assertCompatError(self.compat("/create_game", gameId="g3", userId="x", username="X"), 503)
-
-    def test_bad_fields(self):
-        """A field missing, empty, too long or not a string is 400 ``{message}``, on every route."""
-        good = {"gameId": "g1", "userId": "u", "username": "U"}
-        routes = {
-            "/create_game": good,
-            "/join_game": good,
-            "/remove_game": {"gameId": "g1"},
-            "/remove_player": {"gameId": "g1", "userId": "u"},
-        }
-        for path, fields in routes.items():
-            for name in fields:
-                for bad in (DEFAULT, "", "x" * 65, 5, None):
-                    body = {k: v for k, v in fields.items() if not (k == name and bad is DEFAULT)}
-                    if bad is not DEFAULT:
-                        body[name] = bad
-                    self.assertCompatError(self.compat(path, **body), 400)
-        self.assertEqual(self.lobby.games, {})
-
-    def test_bad_bodies(self):
-        """Invalid JSON and JSON that is not an object are 400 ``{message}``."""
-        for raw in (b"{", b"[]", b'"x"', b"\xff"):
-            self.assertCompatError(self.call("POST", "/create_game", raw=raw), 400)
-
-    def test_body_too_large(self):
-        """A body over 16 KiB is 413 ``{message}``."""
-        body = padded_object(MAX_BODY_BYTES + 1, gameId="g1", userId="u", username="U")
-        self.assertCompatError(self.call("POST", "/create_game", raw=body), 413)
-        self.assertEqual(self.lobby.games, {})
-
-    def test_join_game(self):
-        """/join_game answers 200 ``{gameToken}``, the joiner's own token."""
-        host_token = self.create_compat()
-        answer = self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
-        self.assertEqual((answer.code, list(answer.json)), (200, ["gameToken"]))
-        self.assertNotEqual(answer.json["gameToken"], host_token)
-        _, seat = self.lobby.find_token(answer.json["gameToken"])
-        self.assertEqual((seat.user_id, seat.number), ("guest", 2))
-
-    def test_join_missing_or_full(self):
-        """Joining a missing game, a full game, or one's own game is 400 ``{message}``."""
-        self.assertCompatError(self.compat("/join_game", gameId="nope", userId="u", username="U"), 400)
-        self.create_compat()
-        self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
-        self.assertCompatError(self.compat("/join_game", gameId="g1", userId="third", username="T"), 400)
-        self.assertCompatError(self.compat("/join_game", gameId="g1", userId="host", username="H"), 400)
-
-    def test_remove_game(self):
-        """/remove_game answers 200 null and closes the game's connections with 4100."""
-        self.create_compat()
-        host = self.connect("g1", "host")
-        answer = self.compat("/remove_game", gameId="g1")
-        self.assertEqual((answer.code, answer.raw), (200, b"null"))
-        self.assertEqual(host.closes, [wire.GAME_REMOVED])
-        self.assertEqual(self.lobby.games, {})
-
-    def test_remove_unknown_game(self):
-        """Removing an unknown game is 200 null, as in the original."""
-        answer = self.compat("/remove_game", gameId="nope")
-        self.assertEqual((answer.code, answer.raw), (200, b"null"))
-
-    def test_remove_player(self):
-        """/remove_player frees player 2's seat (200 null): the host hears 4003."""
-        self.create_compat()
-        host = self.connect("g1", "host")
-        self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
-        answer = self.compat("/remove_player", gameId="g1", userId="guest")
-        self.assertEqual((answer.code, answer.raw), (200, b"null"))
-        self.assertEqual([m["code"] for m in host.messages if m["type"] == "error"], [wire.OPPONENT_DISCONNECTED])
-        self.assertTrue(self.lobby.get("g1").joinable)
-
-    def test_remove_player_errors(self):
-        """Removing the host or from a missing game is 400; an unknown player is 404."""
-        self.create_compat()
-        self.assertCompatError(self.compat("/remove_player", gameId="g1", userId="host"), 400)
-        self.assertCompatError(self.compat("/remove_player", gameId="nope", userId="host"), 400)
-        self.assertCompatError(self.compat("/remove_player", gameId="g1", userId="nobody"), 404)
-        self.assertEqual(len(self.lobby.get("g1").seats), 1)
-
-    def test_active_games(self):
-        """/active_games lists the ids of the live games."""
-        self.assertEqual(self.call("GET", "/active_games").json, [])
-        self.create_compat("g1")
-        self.create_compat("g2", user_id="other")
-        self.assertEqual(self.call("GET", "/active_games").json, ["g1", "g2"])
-
-    def test_unknown_route(self):
-        """An unknown route outside /api/ is 404 ``{message}``."""
-        self.assertCompatError(self.call("GET", "/no/such/route"), 404)
-
-
-class CompatWebSocketTests(APITestCase):
-    """The original WebSocket endpoint ``/?game_token=T&user_id=U``."""
-
-    def setUp(self):
-        super().setUp()
-        self.host_token = self.create("g1")["player_token"]
-        self.guest_token = self.join("g1").json["player_token"]
-
-    def upgrade(self, token, user_id):
-        """GET the original WebSocket endpoint with this token and user_id."""
-        return self.call("GET", f"/?game_token={quote(token)}&user_id={quote(user_id)}", content_type=None)
-
-    def test_token_of_another_user(self):
-        """A token presented with another user's id is refused with 403."""
-        self.assertCompatError(self.upgrade(self.host_token, "guest"), 403)
-        self.assertCompatError(self.upgrade(self.guest_token, "host"), 403)
-        self.assertCompatError(self.upgrade(self.host_token, ""), 403)
-
-    def test_unknown_token(self):
-        """An unknown token is refused with 403."""
-        self.assertCompatError(self.upgrade("not-a-token", "host"), 403)
-
-    def test_own_token(self):
-        """The token with its own user reaches the WebSocket resource (not refused)."""
-        for token, user_id in ((self.host_token, "host"), (self.guest_token, "guest")):
-            self.assertNotIn(self.upgrade(token, user_id).code, (401, 403, 404))
-
-
 class AccessTests(APITestCase):
     """With an API key every HTTP route but /healthz and the WebSockets needs it."""
 
@@ -762,3 +469,38 @@ class OpenAccessTests(APITestCase):
         self.assertEqual(self.call("POST", "/api/games", {"user_id": "u", "username": "U"}, auth=None).code, 201)
         self.assertEqual(self.call("GET", "/api/games", auth="Bearer anything").code, 200)
         self.assertEqual(self.call("GET", "/active_games", auth=None).code, 200)
+
+
+class BotOpponentTests(APITestCase):
+    """``"opponent": "bot"`` (with an optional ``level``) on create: the computer takes seat 2."""
+
+    bots = True
+
+    def test_bot_game(self):
+        """The answer is the host's seat; the game lists the bot, connected, and is not joinable."""
+        created = self.create("g", opponent="bot")
+        self.assertEqual(set(created), {"game_id", "player_token", "ws_url", "spectate_url"})
+        game = self.call("GET", "/api/games/g").json
+        self.assertEqual(game["state"], "character_selection")
+        self.assertEqual(game["players"][1],
+                         {"user_id": "bot-strategy", "username": "Computer (cunning)", "connected": True, "bot": True})
+        self.assertFalse(game["joinable"])
+        self.assertError(self.join("g"), 409, "game_full")
+
+    def test_levels(self):
+        """``level`` picks the bot; an unknown level, a level without a bot, or another opponent is 400."""
+        self.create("g", opponent="bot", level="random")
+        self.assertEqual(self.call("GET", "/api/games/g").json["players"][1]["user_id"], "bot-random")
+        for body in ({"opponent": "bot", "level": "godlike"}, {"opponent": "bot", "level": 3},
+                     {"level": "random"}, {"opponent": "human"}):
+            answer = self.call("POST", "/api/games", {"user_id": "u", "username": "U", **body})
+            self.assertError(answer, 400, "bad_field")
+        self.assertEqual(list(self.lobby.games), ["g"])
+
+
+class NoBotsTests(APITestCase):
+    """A lobby without bots answers a bot game with 404 bots_off."""
+
+    def test_no_bots(self):
+        self.assertError(self.call("POST", "/api/games", {"user_id": "u", "username": "U", "opponent": "bot"}),
+                         404, "bots_off")

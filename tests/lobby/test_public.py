@@ -5,6 +5,7 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.lobby.public import AddressRateLimit, PublicLobby, client_key
+from tests.lobby.apicase import KEY, APITestCase
 
 
 class ClientKeyTests(SynchronousTestCase):
@@ -78,3 +79,76 @@ class PublicLobbyTests(SynchronousTestCase):
         self.assertIsNone(self.public.retry_after("list_games", request))
         other = FakeRequest(IPv6Address("TCP", "2001:db8::1", 5000))
         self.assertIsNone(self.public.retry_after("join_game", other))
+
+
+# -- through the API ------------------------------------------------------------------------
+
+
+def _public(clock):
+    return PublicLobby(AddressRateLimit(clock, per_minute=6, burst=2))
+
+
+class PublicLobbyAPITests(APITestCase):
+    """--public-lobby on a server with a key: the lobby is open, the rest is not."""
+
+    api_key = KEY
+    public_lobby = staticmethod(_public)
+
+    def test_lobby_is_open(self):
+        """Without the key: list, one game, the fighters, create and join."""
+        self.assertEqual(self.call("GET", "/api/games", auth=None).code, 200)
+        self.assertEqual(self.call("GET", "/api/characters", auth=None).code, 200)
+        created = self.call("POST", "/api/games", {"user_id": "a", "username": "A", "game_id": "g"}, auth=None)
+        self.assertEqual(created.code, 201)
+        self.assertEqual(self.call("GET", "/api/games/g", auth=None).code, 200)
+        joined = self.call("POST", "/api/games/g/players", {"user_id": "b", "username": "B"}, auth=None)
+        self.assertEqual(joined.code, 201)
+
+    def test_the_rest_needs_the_key(self):
+        """Removing games or players, matches, metrics and the original routes still need the key."""
+        self.create("g")
+        self.assertError(self.call("DELETE", "/api/games/g", auth=None), 401, "unauthorized")
+        self.assertError(self.call("DELETE", "/api/games/g/players/x", auth=None), 401, "unauthorized")
+        self.assertError(self.call("GET", "/metrics", auth=None), 401, "unauthorized")
+        self.assertCompatError(self.call("GET", "/active_games", auth=None), 401)
+        # A wrong key is no key: the open lobby still answers.
+        self.assertEqual(self.call("GET", "/api/games", auth="Bearer wrong").code, 200)
+
+    def test_rate_limit(self):
+        """Creates and joins share a per-address budget: past it, 429 rate_limited with Retry-After."""
+        for n in range(2):
+            self.assertEqual(self.call("POST", "/api/games", {"user_id": f"u{n}", "username": "U"}, auth=None).code, 201)
+        refused = self.call("POST", "/api/games", {"user_id": "u9", "username": "U"}, auth=None)
+        self.assertError(refused, 429, "rate_limited")
+        self.assertEqual(refused.headers.getRawHeaders("retry-after"), ["10"])
+        self.assertEqual(len(self.lobby.games), 2)  # nothing was created
+        self.clock.advance(10)
+        self.assertEqual(self.call("POST", "/api/games", {"user_id": "u9", "username": "U"}, auth=None).code, 201)
+
+    def test_the_key_is_not_limited(self):
+        """Requests with the key (a matchmaker) are never rate-limited."""
+        for n in range(5):
+            self.create(f"g{n}", user_id=f"u{n}")
+
+
+class ClosedLobbyAPITests(APITestCase):
+    """Without --public-lobby, a server with a key keeps the lobby closed to anonymous clients."""
+
+    api_key = KEY
+
+    def test_closed(self):
+        self.assertError(self.call("GET", "/api/games", auth=None), 401, "unauthorized")
+        self.assertError(self.call("POST", "/api/games", {"user_id": "a", "username": "A"}, auth=None),
+                         401, "unauthorized")
+
+
+class OpenServerTests(APITestCase):
+    """--public-lobby without a key (an open API): everything is open, creates and joins are still limited."""
+
+    public_lobby = staticmethod(_public)
+
+    def test_limited(self):
+        for n in range(2):
+            self.create(f"g{n}", user_id=f"u{n}")
+        self.assertError(self.call("POST", "/api/games", {"user_id": "x", "username": "X"}), 429, "rate_limited")
+        self.assertEqual(self.call("DELETE", "/api/games/g0").code, 200)
