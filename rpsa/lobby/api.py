@@ -69,6 +69,15 @@ class LobbyAPI:
         """The Twisted Web resource serving this API (below its mount point)."""
         return self.app.resource()
 
+    @app.route("/access", methods=["GET"])
+    def access_info(self, request):
+        # No key: what a client needs to know before it calls anything else (no secret in it).
+        return json_response(request, {
+            "key_required": not self.access.open,
+            "public_lobby": self.public is not None,
+            "bot_levels": list(self.lobby.bots.levels) if self.lobby.bots is not None else [],
+        })
+
     @app.route("/characters", methods=["GET"])
     @key_or_public
     def characters(self, request):

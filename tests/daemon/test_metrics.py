@@ -395,6 +395,7 @@ class RouteLabelTests(SynchronousTestCase):
     CASES = [
         (b"/healthz", "/healthz"),
         (b"/metrics", "/metrics"),
+        (b"/api/access", "/api/access"),
         (b"/api/characters", "/api/characters"),
         (b"/api/games", "/api/games"),
         (b"/api/games/abc", "/api/games/{game_id}"),

@@ -217,3 +217,76 @@ class ConsoleTests(BrowserTestCase):
         status, _ = yield self.daemon.request("GET", "/api/games/keep-me")
         self.assertEqual(status, 200)
         self.assert_no_console_errors()
+
+
+class KeyedServerTestCase(BrowserTestCase):
+    """A daemon with an API key (written to the test's folder before it starts)."""
+
+    key = "browser-test-key"
+    extra_args = ()
+
+    def make_daemon(self):
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            f.write(self.key + "\n")
+        self.daemon_args = (*BrowserTestCase.daemon_args, "--api-key-file", path, *self.extra_args)
+        return super().make_daemon()
+
+
+class ClosedLobbyTests(KeyedServerTestCase):
+    """With a key and without --public-lobby, the page says the lobby is closed; the console asks for the key."""
+
+    @defer.inlineCallbacks
+    def test_closed_lobby_and_console_key(self):
+        status, _ = yield self.daemon.request("POST", "/api/games", {"user_id": "h", "username": "Host", "game_id": "g1"},
+                                              headers={"Authorization": f"Bearer {self.key}"})
+        self.assertEqual(status, 201)
+        visitor, operator = yield defer.gatherResults([in_thread(self.browser), in_thread(self.browser)])
+
+        def visit():
+            visitor.open(f"{self.daemon.url}/")
+            visitor.wait(lambda d: visitor.visible("#lobby-closed"))
+            return visitor.visible(hook("create-game")), visitor.text("#lobby-closed")
+
+        creatable, text = yield in_thread(visit)
+        self.assertFalse(creatable)
+        self.assertIn("The lobby is closed", text)
+        yield in_thread(visitor.screenshot, "lobby-closed")
+
+        def operate():
+            operator.open(f"{self.daemon.url}/console")
+            operator.wait(lambda d: "needs its API key" in operator.text("#key-note"))
+            operator.type(hook("api-key"), self.key)
+            operator.click(hook("use-key"))
+            operator.find(hook("console-game", game_id="g1"))
+            operator.screenshot("console-with-key")
+            return operator.session_storage().get("rpsa.apiKey"), operator.driver.current_url
+
+        stored, url = yield in_thread(operate)
+        self.assertEqual(stored, self.key)
+        self.assertNotIn(self.key, url)
+        self.assertNotIn(self.key, self.daemon.log)
+        # Neither page called what the server would refuse (a 401 would be a console error).
+        self.assert_no_console_errors()
+
+
+class PublicLobbyTests(KeyedServerTestCase):
+    """With a key and --public-lobby, a visitor plays against the computer without the key."""
+
+    extra_args = ("--public-lobby",)
+
+    @defer.inlineCallbacks
+    def test_visitor_plays(self):
+        visitor = yield in_thread(self.browser)
+
+        def play():
+            self.open_lobby(visitor, "Eve")
+            visitor.click(hook("play-bot"))
+            visitor.wait_attribute(hook("connection"), "data-status", "connected")
+            self.pick_and_ready(visitor, "aru")
+            visitor.wait_attribute(hook("game-state"), "data-state", "playing")
+            return self.play_until_over(visitor, ROCK)
+
+        winner = yield in_thread(play)
+        self.assertIn(winner, ("Eve", "Computer (cunning)"))
+        self.assert_no_console_errors()

@@ -104,6 +104,12 @@ class PublicLobbyAPITests(APITestCase):
         joined = self.call("POST", "/api/games/g/players", {"user_id": "b", "username": "B"}, auth=None)
         self.assertEqual(joined.code, 201)
 
+    def test_access(self):
+        """``/api/access`` (no key) tells a client what it may do."""
+        answer = self.call("GET", "/api/access", auth=None)
+        self.assertEqual((answer.code, answer.json),
+                         (200, {"key_required": True, "public_lobby": True, "bot_levels": []}))
+
     def test_the_rest_needs_the_key(self):
         """Removing games or players, matches, metrics and the original routes still need the key."""
         self.create("g")
@@ -137,6 +143,8 @@ class ClosedLobbyAPITests(APITestCase):
     api_key = KEY
 
     def test_closed(self):
+        answer = self.call("GET", "/api/access", auth=None)
+        self.assertEqual(answer.json, {"key_required": True, "public_lobby": False, "bot_levels": []})
         self.assertError(self.call("GET", "/api/games", auth=None), 401, "unauthorized")
         self.assertError(self.call("POST", "/api/games", {"user_id": "a", "username": "A"}, auth=None),
                          401, "unauthorized")

@@ -18,6 +18,7 @@ const STATE_LABELS = { waiting: "waiting", selecting: "choosing fighters", playi
 const client = new RpsaClient();
 
 let fighters = new Map(); // id -> fighter, from GET /api/characters
+let lobbyOpen = true; // from GET /api/access: false when the server keeps its lobby behind its key
 let lobbyTimer = null;
 let game = null; // the match on screen
 
@@ -80,6 +81,8 @@ function showLobby() {
 async function refreshLobby() {
   clearTimeout(lobbyTimer);
   if ($("#lobby").hidden) return;
+  setLobbyOpen(lobbyOpen);
+  if (!lobbyOpen) return; // nothing to poll: the page says the lobby is closed
   try {
     renderGames(await client.listGames());
     setLobbyOpen(true);
@@ -506,9 +509,10 @@ function wire() {
 async function start() {
   wire();
   try {
-    fighters = new Map((await client.characters()).map((f) => [f.id, f]));
-  } catch {
-    fighters = new Map(); // a closed lobby: the cards show bare ids
+    lobbyOpen = await client.lobbyOpen();
+    if (lobbyOpen) fighters = new Map((await client.characters()).map((f) => [f.id, f]));
+  } catch (err) {
+    notice(`The server cannot be reached: ${explain(err)}`, "error");
   }
   const stored = JSON.parse(sessionStorage.getItem(SEAT_KEY) ?? "null");
   const watch = /^#watch=(.+)$/.exec(location.hash);

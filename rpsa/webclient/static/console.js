@@ -142,6 +142,21 @@ function showFigures(metrics) {
 
 async function refresh() {
   clearTimeout(timer);
+  let access = null;
+  try {
+    access = await client.access();
+  } catch (err) {
+    notice(`The server cannot be reached: ${err.message}`, "error");
+  }
+  if (access && access.key_required && !client.apiKey) {
+    // Nothing to show without the key: ask for it (and do not call what would be refused).
+    $("#key-form").classList.remove("compact");
+    $("#key-note").textContent = "This server needs its API key.";
+    $("#key-note").dataset.kind = "error";
+    $("#updated").textContent = "";
+    timer = setTimeout(refresh, POLL_MS);
+    return;
+  }
   const [games, matches, metrics] = await Promise.allSettled([client.listGames(), client.listMatches(), client.metrics()]);
   const denied = [games, matches, metrics].some((r) => r.status === "rejected" && r.reason?.status === 401);
   const open = !denied && !client.apiKey;

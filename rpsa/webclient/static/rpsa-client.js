@@ -102,6 +102,17 @@ export class RpsaClient {
 
   // -- the lobby ---------------------------------------------------------------------
 
+  /** What this server asks of its clients: {key_required, public_lobby, bot_levels} (needs no key). */
+  access() {
+    return this.request("GET", "api/access");
+  }
+
+  /** Whether this client may use the lobby (list, create, join): no key needed, a public lobby, or a key given. */
+  async lobbyOpen() {
+    const access = await this.access();
+    return !access.key_required || access.public_lobby || Boolean(this.apiKey);
+  }
+
   /** The fighters: [{id, name, country, health, style, boss, weapons: {rock: {base, modifier, mitigation}, ...}}]. */
   async characters() {
     return (await this.request("GET", "api/characters")).characters;
