@@ -97,10 +97,8 @@ class GameSession:
     ``host_first``: player 2 may not connect before the host has (the
     original's rule, close code 4000); a match child lets either come first.
     ``created_at`` defaults to now; ``botch_damage`` is the engine's source
-    of botch damage (random by default).  ``bots`` (a
-    :class:`rpsa.bots.roster.Bots`) may finish a match in progress for a player
-    who left (``--bot-takeover``): it sets that player's grace and takes the
-    seat when the grace runs out; ``finished_by_bot`` lists who it played for.
+    of botch damage (random by default); ``bots`` (:class:`rpsa.bots.roster.Bots`)
+    finish a match for players who left (``--bot-takeover``, ``finished_by_bot``).
     """
 
     def __init__(
