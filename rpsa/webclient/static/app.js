@@ -97,6 +97,7 @@ async function refreshLobby() {
 function setLobbyOpen(open) {
   $("#lobby-closed").hidden = open;
   $("#create-form").hidden = !open;
+  $("#games-panel").hidden = !open;
 }
 
 function renderGames(games) {
