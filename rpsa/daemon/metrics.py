@@ -93,7 +93,7 @@ class Counters(ServerHooks, MatchHooks, MatchObserver):
 
     ``routes``: the :class:`RouteLabels` HTTP requests are counted by (None:
     every request counts as ``other``).  Feed tick lag with
-    ``TickScheduler(on_lag=counters.tick_lag)``.
+    ``TickScheduler(hooks=counters)``.
     """
 
     def __init__(self, routes: Optional[RouteLabels] = None) -> None:
@@ -141,7 +141,7 @@ class Counters(ServerHooks, MatchHooks, MatchObserver):
     # -- other sources ----------------------------------------------------------
 
     def tick_lag(self, seconds: float, _bisect=bisect_left, _bounds=TICK_LAG_BUCKETS) -> None:
-        """How late a tick ran (the scheduler's ``on_lag``); a tick run early counts as 0."""
+        """How late a tick ran (the scheduler's ``tick_lag`` hook); a tick run early counts as 0."""
         if seconds < 0.0:
             seconds = 0.0
         # bisect_left: the first bound >= seconds, i.e. the bucket "le" bound.

@@ -226,7 +226,7 @@ def makeService(options, reactor=None):
     draining = DrainState()
     counters = Counters(RouteLabels(route_templates()))
     settings = options.game_settings()
-    scheduler = TickScheduler(reactor, settings.tick, on_lag=counters.tick_lag)
+    scheduler = TickScheduler(reactor, settings.tick, hooks=counters)
     lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining)
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
     events = MatchNotifications(notifier)
