@@ -46,6 +46,7 @@ from rpsa.matches.api import MatchHooks
 from rpsa.matches.launcher import MatchObserver
 from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.hooks import ServerHooks
+from rpsa.web import SiteHooks
 
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
 ROLES = ("player", "spectator")
@@ -88,7 +89,7 @@ def _pattern(template: str) -> Pattern[str]:
     return re.compile("[^/]+".join(re.escape(part) for part in re.split(r"\{[^{}/]+\}", template)))
 
 
-class Counters(ServerHooks, MatchHooks, MatchObserver):
+class Counters(ServerHooks, MatchHooks, MatchObserver, SiteHooks):
     """The counters the hooks feed: server hooks, match hooks, tick lag, launches and HTTP requests.
 
     ``routes``: the :class:`RouteLabels` HTTP requests are counted by (None:

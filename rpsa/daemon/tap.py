@@ -250,7 +250,7 @@ def makeService(options, reactor=None):
         signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True,
     )
     top.log_observer = logs.log_observer(options, redactor, log_file)
-    site = make_site(root.resource(), reactor, on_request=counters.http_request)
+    site = make_site(root.resource(), reactor, hooks=counters)
     launcher.setServiceParent(top)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
