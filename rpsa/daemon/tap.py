@@ -238,7 +238,7 @@ def makeService(options, reactor=None):
     draining = DrainState()
     counters = Counters(RouteLabels(route_templates()))
     settings = options.game_settings()
-    scheduler = TickScheduler(reactor, settings.tick, on_lag=counters.tick_lag)
+    scheduler = TickScheduler(reactor, settings.tick, hooks=counters)
     bots = Bots(reactor)
     lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining,
                   bots=bots)
@@ -267,7 +267,7 @@ def makeService(options, reactor=None):
         signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True,
     )
     top.log_observer = logs.log_observer(options, redactor, log_file)
-    site = make_site(root.resource(), reactor, on_request=counters.http_request)
+    site = make_site(root.resource(), reactor, hooks=counters)
     launcher.setServiceParent(top)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)

@@ -321,7 +321,7 @@ class TickLagTests(SynchronousTestCase):
         self.assertEqual(samples(family, "_sum"), {frozenset(): 0.0})
 
     def test_fed_by_scheduler(self):
-        """TickScheduler(on_lag=counters.tick_lag) records one observation per tick."""
+        """TickScheduler(hooks=counters) records one observation per tick."""
 
         class Item:
             def tick(self):
@@ -329,7 +329,7 @@ class TickLagTests(SynchronousTestCase):
 
         clock = Clock()
         counters, metrics = make_metrics()
-        scheduler = TickScheduler(clock, 1.0, on_lag=counters.tick_lag)
+        scheduler = TickScheduler(clock, 1.0, hooks=counters)
         scheduler.add(Item())
         for _ in range(3):
             clock.advance(1.0)
