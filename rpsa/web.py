@@ -324,6 +324,13 @@ class URLBuilder:
             scheme = {"http": "ws", "https": "wss"}[parts.scheme]
             self._base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
+    def websocket_origins(self) -> List[str]:
+        """The WebSocket origin of ``--public-url`` (pages may connect to it), if one is set."""
+        if self._base is None:
+            return []
+        parts = urlsplit(self._base)
+        return [f"{parts.scheme}://{parts.netloc}"]
+
     def base(self, request, port: Optional[int] = None) -> str:
         """``ws[s]://host[:port][/prefix]`` for this request; with ``port``, ``ws://host:port`` (a match child)."""
         if self._base is not None:
@@ -370,24 +377,32 @@ def access_log_formatter(timestamp: str, request) -> str:
     return combinedLogFormatter(timestamp, _WithoutQueries(request))
 
 
-class _CountingSite(Site):
-    """A Site that reports every finished request (for metrics)."""
+class SiteHooks:
+    """Hears about every finished HTTP request (the metrics implement it); a no-op here."""
 
-    on_request = None
+    def http_request(self, request) -> None:
+        """``request`` was answered and logged (its ``path`` and ``code`` are set)."""
+
+
+class _CountingSite(Site):
+    """A Site that reports every finished request to its ``hooks`` (for metrics)."""
+
+    hooks = SiteHooks()
 
     def log(self, request):
         super().log(request)
-        if self.on_request is not None:
-            self.on_request(request)
+        self.hooks.http_request(request)
 
 
-def make_site(resource, reactor=None, on_request=None) -> Site:
+def make_site(resource, reactor=None, hooks: Optional[SiteHooks] = None) -> Site:
     """A Site with bounded request bodies and access logs without query strings or referrers' queries.
 
-    ``on_request(request)`` is called for every request logged (the metrics count them).
+    ``reactor``: the site's clock (idle timeouts); ``hooks``: a :class:`SiteHooks`
+    told of every request logged (the metrics count them), or None.
     """
     site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT)
-    site.on_request = on_request
+    if hooks is not None:
+        site.hooks = hooks
     site.requestFactory = BoundedRequest
     site.displayTracebacks = False
     return site

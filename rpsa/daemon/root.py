@@ -1,8 +1,10 @@
 """The root Klein app of the main listeners: ``/healthz``, ``/metrics``, and the three APIs mounted by branch.
 
 ``/api/match...`` is the match API (:mod:`rpsa.matches.api`), ``/api/...`` the
-lobby's native API (:mod:`rpsa.lobby.api`), and everything else the original
-server's routes (:mod:`rpsa.lobby.compat`).  Each is a Klein app of its own,
+lobby's native API (:mod:`rpsa.lobby.api`), ``/static/...`` the browser
+client's files (:mod:`rpsa.webclient.pages`, whose pages are ``/`` and
+``/console``), and everything else the original server's routes
+(:mod:`rpsa.lobby.compat`, which keeps ``/?game_token=...``).  Each is a Klein app of its own,
 with routes relative to its mount point; :func:`route_templates` lists every
 route of the tree, for the metrics' labels.
 """
@@ -15,6 +17,7 @@ from rpsa.daemon.metrics import exposition
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.matches.api import MatchAPI
+from rpsa.webclient.pages import WebClient
 from rpsa.web import APIError, EncodedSlashes, json_response, mounted, new_app, requires_key, route_templates as _templates
 
 
@@ -28,17 +31,21 @@ class RootAPI:
     ``lobby_api``, ``compat_api``: the :class:`~rpsa.lobby.api.LobbyAPI` and
     :class:`~rpsa.lobby.compat.CompatAPI`; ``match_api``: the
     :class:`~rpsa.matches.api.MatchAPI` (None: the launcher is off);
-    ``dependencies``: services the server can run without (Redis), each with a
-    ``name`` and a ``healthy`` property: while one is not healthy, ``/healthz``
-    answers 200 ``{"status": "degraded", "degraded": [names]}`` (the process is
-    alive and must not be restarted for it).
+    ``webclient``: the :class:`~rpsa.webclient.pages.WebClient` (None: no
+    pages, ``/`` is the original server's 404); ``dependencies``: services the
+    server can run without (Redis), each with a ``name`` and a ``healthy``
+    property: while one is not healthy, ``/healthz`` answers 200 ``{"status":
+    "degraded", "degraded": [names]}`` (the process is alive and must not be
+    restarted for it).
     """
 
     app = new_app()
 
     def __init__(self, access, draining, metrics, lobby_api: LobbyAPI, compat_api: CompatAPI, match_api=None,
-                 dependencies=()):
+                 webclient=None, dependencies=()):
         self.access = access
+        self.webclient = webclient
+        self._static = webclient.resource() if webclient is not None else None
         self.draining = draining
         self.metrics = metrics
         self._lobby = lobby_api.resource()
@@ -77,15 +84,34 @@ class RootAPI:
     def lobby_api(self, request):
         return mounted(request, self._lobby)
 
+    # The pages: before the original routes' branch, which would take "/" too.
+    @app.route("/", methods=["GET", "HEAD"])
+    def index(self, request):
+        # The original server's WebSocket URL is /?game_token=...: it stays theirs.
+        if self.webclient is None or b"game_token" in request.args or request.getHeader(b"upgrade"):
+            return mounted(request, self._compat)
+        return self.webclient.index(request)
+
+    @app.route("/console", methods=["GET", "HEAD"])
+    def console(self, request):
+        if self.webclient is None:
+            return mounted(request, self._compat)
+        return self.webclient.console(request)
+
+    @app.route("/static/", branch=True)
+    def static_files(self, request):
+        return mounted(request, self._static if self._static is not None else self._compat)
+
     @app.route("/", branch=True)
     def compat_api(self, request):
         return mounted(request, self._compat)
 
 
 # The app each mount route of RootAPI serves (by the route's endpoint).
-MOUNTS = {"match_api": MatchAPI.app, "lobby_api": LobbyAPI.app, "compat_api": CompatAPI.app}
+MOUNTS = {"match_api": MatchAPI.app, "lobby_api": LobbyAPI.app, "static_files": WebClient.app,
+          "compat_api": CompatAPI.app}
 
 
 def route_templates() -> List[str]:
     """Every route the root resource serves, as a template (``/api/games/{game_id}``)."""
-    return _templates(RootAPI.app, MOUNTS)
+    return list(dict.fromkeys(_templates(RootAPI.app, MOUNTS)))  # "/" is the pages' and the original routes'

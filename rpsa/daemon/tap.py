@@ -36,6 +36,9 @@ from rpsa.redis import options as redis_options
 from rpsa.redis.schema import DEFAULT_PREFIX
 from rpsa.redis.url import parse_redis_url
 from rpsa.web import AccessPolicy, URLBuilder, make_site
+from rpsa.bots.roster import Bots
+from rpsa.lobby.public import AddressRateLimit, PublicLobby
+from rpsa.webclient.pages import WebClient
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 
@@ -114,6 +117,8 @@ class Options(usage.Options):
     )
     optFlags = [
         ["dev", None, "Development mode: allow an open API (no --api-key-file) on non-loopback listeners."],
+        ["public-lobby", None, "Open listing, the fighters, creating and joining games to clients without the "
+                               "API key (the web page's lobby), rate-limited per address; the rest keeps the key."],
         ["compat-shared-token", None, "On the original's routes, one token per game as the original had: "
                                       "/join_game answers the creator's token, which admits any user seated in "
                                       "the game (user_id picks the seat). Only behind a portal keeping tokens private."],
@@ -142,6 +147,12 @@ class Options(usage.Options):
         ["max-matches", None, 100, "Most match children at once (warm ones included).", _number(int, 1, "max-matches")],
         ["warm-matches", None, 0, "Match children started ahead of time, holding a port, for fast launches.",
          _number(int, 0, "warm-matches")],
+        ["public-lobby-rate", None, 10, "With --public-lobby: games created or joined a minute per client "
+                                        "address (bursts of up to 5); more is answered 429 with Retry-After.",
+         _number(int, 1, "public-lobby-rate")],
+        ["bot-takeover", None, None, "Seconds a player who dropped out of a match in progress has to come back "
+                                     "before a bot finishes the match for them (default: off).",
+         _number(float, 0, "bot-takeover")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
          _number(float, 0, "drain-timeout")],
         logs.LOG_FORMAT_OPTION,
@@ -249,6 +260,7 @@ class Options(usage.Options):
             max_spectators=self["max-spectators"],
             max_message_bytes=self["max-message-bytes"],
             max_messages_per_second=self["max-messages-per-second"],
+            bot_takeover=self["bot-takeover"],
         )
 
     def child_config(self) -> dict:
@@ -272,10 +284,11 @@ def makeService(options, reactor=None):
     draining = DrainState()
     counters = Counters(RouteLabels(route_templates()))
     settings = options.game_settings()
-    scheduler = TickScheduler(reactor, settings.tick, on_lag=counters.tick_lag)
+    scheduler = TickScheduler(reactor, settings.tick, hooks=counters)
+    bots = Bots(reactor)
     events = redis.events if redis is not None else None  # the Varcade event stream, with --event-stream
     lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining,
-                  events=events)
+                  bots=bots, events=events)
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
     notifications = MatchNotifications(notifier)
     children = MatchChildren(reactor, options.child_config(), launch_timeout=options["launch-timeout"],
@@ -286,12 +299,15 @@ def makeService(options, reactor=None):
                       sources=[redis] if redis is not None else [])
     access = AccessPolicy(options["api-key"])
     urls = URLBuilder(options["public-url"])
+    public = PublicLobby(AddressRateLimit(reactor, per_minute=options["public-lobby-rate"])) \
+        if options["public-lobby"] else None
     root = RootAPI(
         access, draining, metrics,
-        lobby_api=LobbyAPI(lobby, access, urls),
+        lobby_api=LobbyAPI(lobby, access, urls, public=public),
         compat_api=CompatAPI(lobby, access, shared_token=options["compat-shared-token"],
                              linger=options["compat-linger"]),
         match_api=MatchAPI(launcher, urls, access, events=notifications, draining=draining, hooks=counters),
+        webclient=WebClient(urls.websocket_origins()),
         dependencies=[redis] if redis is not None else [],
     )
     drainer = Drainer(reactor, draining, lobby, launcher, options["drain-timeout"])
@@ -304,7 +320,7 @@ def makeService(options, reactor=None):
     resource = root.resource()
     if options["cors-origin"]:
         resource = cors.CORSResource(resource, cors.CORSPolicy(options["cors-origin"]))
-    site = make_site(resource, reactor, on_request=counters.http_request)
+    site = make_site(resource, reactor, hooks=counters)
     if redis is not None:
         redis.connection.setServiceParent(top)  # first: connecting (in the background) before serving
     launcher.setServiceParent(top)

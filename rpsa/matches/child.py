@@ -30,6 +30,7 @@ from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import GameEvents, RelayedEvents, ServerHooks
 from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.settings import GameSettings
+from rpsa.bots.roster import Bots
 from rpsa.play.ticker import TickScheduler
 from rpsa.play.websocket import GameConnectionFactory, make_resource
 from rpsa.rules import GameState
@@ -114,9 +115,10 @@ class MatchRunner(SessionOwner):
 
     def assign(self, match: Dict[str, Any]) -> None:
         """Start waiting for this match's players."""
+        bots = Bots(self._reactor) if self.settings.bot_takeover is not None else None  # --bot-takeover
         session = GameSession(
             match["match_id"], match["rounds"], self._reactor, self.settings,
-            self._scheduler, self._frames, owner=self, host_first=False, events=self._events,
+            self._scheduler, self._frames, owner=self, host_first=False, bots=bots, events=self._events,
         )
         factory = GameConnectionFactory(session, self._reactor, self._tracker, self._heartbeat)
         for player in match["players"]:
@@ -139,11 +141,14 @@ class MatchRunner(SessionOwner):
 
     def session_completed(self, session: GameSession) -> None:
         engine = session.engine
-        self._result({
+        result = {
             "winner": engine.winner_id,
             "loser": engine.loser_id,
             "round_wins": {seat.user_id: engine.round_wins[seat.number - 1] for seat in session.seats},
-        })
+        }
+        if session.finished_by_bot:
+            result["finished_by_bot"] = list(session.finished_by_bot)
+        self._result(result)
         self._game_removed(session)
 
     def session_closed(self, session: GameSession) -> None:

@@ -40,7 +40,8 @@ by :func:`parse_report`:
   on every change of a connection or of the state (:data:`WAITING` or
   :data:`PLAYING`), without repeats; updates the match record.
 - ``Result: {"winner":"alice","loser":"bob","round_wins":{"alice":1,"bob":0}}``
-  once at GAME_COMPLETE, or ``Result: {"reason":"abandoned","user_id":"bob"}``
+  once at GAME_COMPLETE (with ``"finished_by_bot":["bob"]`` when a bot finished
+  the match for players who left, ``--bot-takeover``), or ``Result: {"reason":"abandoned","user_id":"bob"}``
   once when a seat is lost (the ``user_id`` is not kept), or
   ``Result: {"reason":"stopped"}`` once on SIGTERM: the match has ended.
 - ``Event: {"name":"creator_joined","args":["m1"]}``: with ``"events": true``,

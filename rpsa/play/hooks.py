@@ -31,6 +31,9 @@ class ServerHooks:
     def lobby_changed(self, lobby) -> None:
         """The set of games, or a game's state, changed."""
 
+    def tick_lag(self, seconds: float) -> None:
+        """A tick ran ``seconds`` after it was due (the :class:`~rpsa.play.ticker.TickScheduler`'s; per tick: keep it cheap)."""
+
 
 class GameEvents:
     """Told about each game's lifecycle.  Every method is optional; all ids are strings.

@@ -63,12 +63,13 @@ class GameSession:
     ``host_first``: player 2 may not connect before the host has (the
     original's rule, close code 4000); a match child lets either come first.
     ``created_at`` defaults to now; ``botch_damage`` is the engine's source
-    of botch damage (random by default).  ``events`` hears the game's lifecycle
-    (a :class:`~rpsa.play.hooks.GameEvents`).  ``close_delay`` overrides the
-    settings' delay between GAME_COMPLETE and closing (a game of the original's
-    routes lingers; it closes earlier once its last connection is gone).
-    ``shared_token``: the host's token is the game's, opening whichever seat the
-    handshake's ``user_id`` holds (the original's trust model, opt-in).
+    of botch damage (random by default); ``bots`` (:class:`rpsa.bots.roster.Bots`)
+    finish a match for players who left (``--bot-takeover``, ``finished_by_bot``).
+    ``events`` hears the game's lifecycle (a :class:`~rpsa.play.hooks.GameEvents`).
+    ``close_delay`` overrides the settings' delay between GAME_COMPLETE and closing
+    (a game of the original's routes lingers; it closes earlier once its last
+    connection is gone).  ``shared_token``: the host's token is the game's, opening
+    whichever seat the handshake's ``user_id`` holds (the original's trust model, opt-in).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class GameSession:
         host_first: bool = True,
         created_at: Optional[float] = None,
         botch_damage: Optional[Callable[[], int]] = None,
+        bots=None,
         events: Optional[GameEvents] = None,
         close_delay: Optional[float] = None,
         shared_token: bool = False,
@@ -97,6 +99,8 @@ class GameSession:
         self.host_first = host_first
         self.created_at = reactor.seconds() if created_at is None else created_at
         self._botch_damage = botch_damage
+        self._bots = bots
+        self.finished_by_bot: List[str] = []
         self.events = events or GameEvents()
         self.close_delay = settings.close_delay if close_delay is None else close_delay
         self.shared_token = shared_token
@@ -206,7 +210,7 @@ class GameSession:
                 if not self.closed and not self.engine.complete:
                     if seat.number == 2:
                         self.events.player_disconnected(self.game_id, seat.user_id)
-                    grace = self.settings.reconnect_grace
+                    grace = self.settings.reconnect_grace if self._bots is None else self._bots.reconnect_grace(self)
                     self._start_absence(seat, grace)
                     self._broadcast(wire.player_left(seat.user_id, grace))
                     log.info("player {seat} left game {game_id}", seat=seat.number, game_id=self.game_id)
@@ -227,6 +231,8 @@ class GameSession:
     def _absence_expired(self, seat: Seat) -> None:
         seat.absence_timer = None
         if self.closed or seat not in self.seats or seat.connected:
+            return
+        if self._bots is not None and self._bots.take_over(self, seat):
             return
         log.info("seat {seat} of game {game_id} lost", seat=seat.number, game_id=self.game_id)
         self.owner.seat_lost(self, seat)

@@ -73,10 +73,10 @@ class MountTests(APITestCase):
     def test_route_templates(self):
         """Every route of the tree, mount points joined, catch-alls left out."""
         self.assertEqual(route_templates(), [
-            "/healthz", "/metrics", "/api/match", "/api/match/{match_id}", "/api/characters", "/api/games",
+            "/healthz", "/metrics", "/api/match", "/api/match/{match_id}", "/api/access", "/api/characters", "/api/games",
             "/api/games/{game_id}", "/api/games/{game_id}/players", "/api/games/{game_id}/players/{user_id}",
-            "/api/games/{game_id}/ws", "/create_game", "/join_game", "/remove_game", "/remove_player",
-            "/active_games", "/",
+            "/api/games/{game_id}/ws", "/", "/console", "/static/{name}", "/create_game", "/join_game",
+            "/remove_game", "/remove_player", "/active_games",
         ])
 
 
