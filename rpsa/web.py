@@ -94,7 +94,8 @@ class EncodedSlashes(Resource):
     holding a slash would otherwise split into two segments and match no route.
     ``%`` and ``/`` are re-encoded here, once, in front of the root app, and
     decoded by :class:`SegmentConverter` (the default converter of every app
-    made by :func:`new_app`, mounted ones included).
+    made by :func:`new_app`, mounted ones included).  ``inner``: the resource
+    (the root app's) that routes the re-encoded path.
     """
 
     isLeaf = True

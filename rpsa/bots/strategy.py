@@ -51,7 +51,10 @@ class Strategy:
 
 
 class RandomStrategy(Strategy):
-    """Any fighter, any weapon, uniformly at random; keeps its first pick."""
+    """Any fighter, any weapon, uniformly at random; keeps its first pick.
+
+    ``rng``: the source of randomness (a seeded ``random.Random`` in tests).
+    """
 
     level = "random"
 
@@ -85,6 +88,9 @@ class CounterStrategy(Strategy):
       fighter; once the opponent's is known, the best answer to it.
     - With probability ``surprise`` it throws at random instead, so that a
       person cannot simply learn it.
+
+    ``rng``: the source of randomness (ties, and the fighter when nothing
+    else decides it).
     """
 
     level = "strategy"

@@ -27,7 +27,7 @@ log = Logger()
 
 
 class LobbyError(Exception):
-    """A lobby request that cannot be done; ``code`` is a snake_case name."""
+    """A lobby request that cannot be done; ``code`` is a snake_case name, ``message`` says why."""
 
     code = "lobby_error"
 
