@@ -95,7 +95,8 @@ class EncodedSlashes(Resource):
     holding a slash would otherwise split into two segments and match no route.
     ``%`` and ``/`` are re-encoded here, once, in front of the root app, and
     decoded by :class:`SegmentConverter` (the default converter of every app
-    made by :func:`new_app`, mounted ones included).
+    made by :func:`new_app`, mounted ones included).  ``inner``: the resource
+    (the root app's) that routes the re-encoded path.
     """
 
     isLeaf = True
@@ -306,6 +307,13 @@ class URLBuilder:
             scheme = {"http": "ws", "https": "wss"}[parts.scheme]
             self._base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
+    def websocket_origins(self) -> List[str]:
+        """The WebSocket origin of ``--public-url`` (pages may connect to it), if one is set."""
+        if self._base is None:
+            return []
+        parts = urlsplit(self._base)
+        return [f"{parts.scheme}://{parts.netloc}"]
+
     def base(self, request, port: Optional[int] = None) -> str:
         """``ws[s]://host[:port][/prefix]`` for this request; with ``port``, ``ws://host:port`` (a match child)."""
         if self._base is not None:
@@ -352,15 +360,24 @@ def access_log_formatter(timestamp: str, request) -> str:
     return combinedLogFormatter(timestamp, _WithoutQueries(request))
 
 
-class _CountingSite(Site):
-    """A Site that reports every finished request (for metrics)."""
+class SiteHooks:
+    """Hears about every finished HTTP request (the metrics implement it); a no-op here."""
 
-    on_request = None
+    def http_request(self, request) -> None:
+        """``request`` was answered and logged (its ``path`` and ``code`` are set)."""
+
+    def dropped(self, reason: str) -> None:
+        """A connection was dropped for missing a deadline (``header_timeout``, ``body_timeout``)."""
+
+
+class _CountingSite(Site):
+    """A Site that reports every finished request to its ``hooks`` (for metrics)."""
+
+    hooks = SiteHooks()
 
     def log(self, request):
         super().log(request)
-        if self.on_request is not None:
-            self.on_request(request)
+        self.hooks.http_request(request)
 
 
 class _DeadlineSite(_CountingSite):
@@ -369,32 +386,30 @@ class _DeadlineSite(_CountingSite):
     protocol = DeadlineChannel
     header_timeout = DeadlineChannel.header_timeout
     body_timeout = DeadlineChannel.body_timeout
-    on_timeout = None
 
     def buildProtocol(self, addr):
         channel = super().buildProtocol(addr)
         channel.header_timeout = self.header_timeout
         channel.body_timeout = self.body_timeout
-        channel.on_timeout = self.on_timeout
+        channel.on_timeout = self.hooks.dropped
         return channel
 
 
-def make_site(resource, reactor=None, on_request=None, header_timeout: float = DeadlineChannel.header_timeout,
-              body_timeout: float = DeadlineChannel.body_timeout, hooks=None) -> Site:
+def make_site(resource, reactor=None, hooks: Optional[SiteHooks] = None,
+              header_timeout: float = DeadlineChannel.header_timeout,
+              body_timeout: float = DeadlineChannel.body_timeout) -> Site:
     """A Site with bounded request bodies, deadlines, and access logs without query strings or referrers' queries.
 
-    ``on_request(request)`` is called for every request logged (the metrics
-    count them); ``header_timeout`` and ``body_timeout`` are the seconds a
-    client has for the request line and headers, and for the body
-    (``--header-timeout``, ``--body-timeout``); ``hooks`` (a
-    :class:`~rpsa.play.hooks.ServerHooks`) hears each deadline missed
-    (``dropped``).
+    ``reactor``: the site's clock (idle timeouts and deadlines); ``hooks``: a
+    :class:`SiteHooks` told of every request logged and every deadline missed
+    (the metrics count them), or None; ``header_timeout`` and ``body_timeout``
+    are the seconds a client has for the request line and headers, and for the
+    body (``--header-timeout``, ``--body-timeout``).
     """
     site = _DeadlineSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT)
-    site.on_request = on_request
+    if hooks is not None:
+        site.hooks = hooks
     site.requestFactory = BoundedRequest
     site.displayTracebacks = False
     site.header_timeout, site.body_timeout = header_timeout, body_timeout
-    if hooks is not None:
-        site.on_timeout = hooks.dropped
     return site

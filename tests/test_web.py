@@ -12,6 +12,7 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from rpsa.daemon import logs
 from rpsa.daemon.logs import REDACTED, Redactor
+from rpsa import web
 from rpsa.web import access_log_formatter, make_site
 
 SECRET = "s3cr3t-T0KEN_value"
@@ -30,6 +31,13 @@ def access_request(uri, referer=None):
     return request
 
 
+
+class CountingHooks(web.SiteHooks):
+    """Site hooks that append every logged request to ``requests``."""
+
+    def __init__(self, requests):
+        self.http_request = requests.append
+
 class AccessLogTests(SynchronousTestCase):
     """Access log lines carry no token."""
 
@@ -43,7 +51,7 @@ class AccessLogTests(SynchronousTestCase):
     def test_site_uses_it(self):
         """The Site built by make_site writes its access lines without the query string, and counts them."""
         counted = []
-        site = make_site(Resource(), reactor=Clock(), on_request=counted.append)
+        site = make_site(Resource(), reactor=Clock(), hooks=CountingHooks(counted))
         site.startFactory()
         out = io.StringIO()
         site.logFile = out

@@ -35,12 +35,18 @@ class BodyError(ValueError):
 
 
 class CreateGame(Struct, frozen=True):
-    """``POST /api/games``: the creator's ``user_id`` and ``username``; ``game_id`` (random if absent), ``rounds`` (best of N, default 3)."""
+    """``POST /api/games``: the creator's ``user_id`` and ``username``; ``game_id`` (random if absent), ``rounds`` (best of N, default 3).
+
+    ``opponent``: ``"bot"`` for a game against the computer, at ``level`` (the
+    bots' default if absent; ``GET /api/access`` lists the levels).
+    """
 
     user_id: Name
     username: Name
     game_id: Optional[Name] = None
     rounds: Optional[Rounds] = None
+    opponent: Optional[Literal["bot"]] = None
+    level: Optional[Annotated[str, Meta(min_length=1, max_length=64)]] = None
 
 
 class JoinGame(Struct, frozen=True):

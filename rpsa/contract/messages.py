@@ -37,6 +37,7 @@ SYNC = "sync"
 ERROR = "error"
 PLAYER_LEFT = "player_left"
 WELCOME = "welcome"
+BOT_TAKEOVER = "bot_takeover"
 FighterId = Literal[tuple(FIGHTERS)]  # type: ignore[valid-type]
 Health = Union[int, float]
 
@@ -244,7 +245,14 @@ class PlayerLeft(Struct, tag_field="type", tag=PLAYER_LEFT):
     reconnectGrace: Annotated[float, Meta(ge=0)]
 
 
-ServerMessage = Union[Welcome, PlayerJoined, FighterSelected, GameEvent, RoundEvent, Sync, Error, PlayerLeft]
+class BotTakeover(Struct, tag_field="type", tag=BOT_TAKEOVER):
+    """A player's reconnection grace ran out mid-match (``--bot-takeover``): a bot plays the seat until they return."""
+
+    userId: Name
+
+
+ServerMessage = Union[Welcome, PlayerJoined, FighterSelected, GameEvent, RoundEvent, Sync, Error, PlayerLeft,
+                      BotTakeover]
 
 _decode_server = msgspec.json.Decoder(ServerMessage).decode
 

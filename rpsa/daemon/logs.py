@@ -74,7 +74,7 @@ from twisted.python.components import Componentized
 from twisted.python.logfile import LogFile
 from zope.interface import implementer
 
-from rpsa.play.session import TOKEN_LENGTH
+from rpsa.play.seat import TOKEN_LENGTH
 
 LOG_FORMATS = ("text", "json")
 REDACTED = "<redacted>"
@@ -96,7 +96,7 @@ _SECRET_AFTER = re.compile(
 )
 
 # A run of exactly as many URL-safe base64 characters as a seat token has
-# (rpsa.play.session.new_token): a token a client put raw into a path or a
+# (rpsa.play.seat.new_token): a token a client put raw into a path or a
 # header, where no prefix says it is one.  (A 43-character id is redacted too.)
 _TOKEN_SHAPED = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{%d}(?![A-Za-z0-9_-])" % TOKEN_LENGTH)
 

@@ -19,7 +19,7 @@ from rpsa.contract.bodies import MatchRequest
 from rpsa.matches.launcher import LaunchError
 from rpsa.matches.notify import MatchNotifications
 from rpsa.matches.stdio import LIVE_STATES
-from rpsa.play.session import new_token
+from rpsa.play.seat import new_token
 from rpsa import web
 
 log = Logger()

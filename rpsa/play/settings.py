@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,9 @@ class GameSettings:
     heartbeat (:mod:`rpsa.play.heartbeat`): a quiet connection is pinged after one,
     and dropped if it stays silent through the next; ``max_send_buffer`` bytes
     a connection may leave unread (its kernel send buffer is fixed at that size
-    too) before it is closed with 4106.
+    too) before it is closed with 4106.  ``bot_takeover``, when not
+    None, is the reconnection grace in a match in progress, after which a bot
+    finishes the match for the player who left (None: off).
     """
 
     tick: float = 1.0
@@ -28,6 +31,7 @@ class GameSettings:
     close_delay: float = 3.0
     ping_interval: float = 15.0
     max_send_buffer: int = 256 * 1024
+    bot_takeover: Optional[float] = None
 
     def to_json(self) -> dict:
         """The settings as a JSON-ready dict."""

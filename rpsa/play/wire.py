@@ -15,6 +15,7 @@ import json
 from typing import Any, Dict, Optional, Tuple
 
 from rpsa.contract.messages import (  # noqa: F401 (re-exported)
+    BOT_TAKEOVER,
     CLIENT_TYPES,
     ERROR,
     PLAYER_JOINED,
@@ -109,3 +110,8 @@ def error(code, message: str) -> Dict[str, Any]:
 def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     """``player_left``: a player's connection dropped; the seat is held for ``grace`` seconds."""
     return {"type": PLAYER_LEFT, "userId": user_id, "reconnectGrace": grace}
+
+
+def bot_takeover(user_id: str) -> Dict[str, Any]:
+    """``bot_takeover``: the player's grace ran out mid-match; a bot plays the seat (until they come back)."""
+    return {"type": BOT_TAKEOVER, "userId": user_id}

@@ -29,6 +29,31 @@ class HealthTests(APITestCase):
         self.assertEqual(answer.headers.getRawHeaders(b"cache-control"), [b"no-store"])
 
 
+class _Dependency:
+    def __init__(self, name, healthy):
+        self.name, self.healthy = name, healthy
+
+
+class DegradedTests(APITestCase):
+    """``/healthz`` while a dependency the server can run without (Redis) is down."""
+
+    dependencies = (_Dependency("redis", False), _Dependency("other", True))
+
+    def test_degraded_is_200(self):
+        """200 degraded, naming what is down: the process is alive and must not be restarted."""
+        answer = self.call("GET", "/healthz")
+        self.assertEqual((answer.code, answer.json), (200, {"status": "degraded", "degraded": ["redis"]}))
+
+    def test_draining_comes_first(self):
+        self.draining.active = True
+        self.assertEqual(self.call("GET", "/healthz").code, 503)
+
+    def test_healthy_again(self):
+        self.dependencies[0].healthy = True
+        self.assertEqual(self.call("GET", "/healthz").json, {"status": "ok"})
+        self.dependencies[0].healthy = False
+
+
 class MountTests(APITestCase):
     """What no mounted API routes."""
 
@@ -48,10 +73,10 @@ class MountTests(APITestCase):
     def test_route_templates(self):
         """Every route of the tree, mount points joined, catch-alls left out."""
         self.assertEqual(route_templates(), [
-            "/healthz", "/metrics", "/openapi.json", "/api/match", "/api/match/{match_id}", "/api/characters", "/api/games",
+            "/healthz", "/metrics", "/openapi.json", "/api/match", "/api/match/{match_id}", "/api/access", "/api/characters", "/api/games",
             "/api/games/{game_id}", "/api/games/{game_id}/players", "/api/games/{game_id}/players/{user_id}",
-            "/api/games/{game_id}/ws", "/create_game", "/join_game", "/remove_game", "/remove_player",
-            "/active_games", "/",
+            "/api/games/{game_id}/ws", "/", "/console", "/static/{name}", "/create_game", "/join_game",
+            "/remove_game", "/remove_player", "/active_games",
         ])
 
 

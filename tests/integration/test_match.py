@@ -17,11 +17,12 @@ def match_body(match_id, rounds=1):
             "players": [{"user_id": "ann", "username": "Ann"}, {"user_id": "ben", "username": "Ben"}]}
 
 
-class MatchLauncherTests(TestCase):
-    """PUT /api/match against a real daemon with a small port range."""
+class _RealLauncher:
+    """A real daemon with a small port range, and ways to wait on its matches and children."""
 
     timeout = 120
     ports = 2
+    join_timeout = 2  # seconds a match child waits for its players
     extra_args = ()
 
     @defer.inlineCallbacks
@@ -29,7 +30,7 @@ class MatchLauncherTests(TestCase):
         self.low, self.high = free_port_range(self.ports)
         self.daemon = Daemon(reactor, [
             "--tick", "0.02", "--match-ports", f"{self.low}-{self.high}",
-            "--match-join-timeout", "2", *self.extra_args,
+            "--match-join-timeout", str(self.join_timeout), *self.extra_args,
         ])
         self.addCleanup(self._stop)
         yield self.daemon.ready()
@@ -55,6 +56,10 @@ class MatchLauncherTests(TestCase):
                 return
             yield task.deferLater(reactor, 0.1, lambda: None)
         self.fail(f"children still running: {[p for p in pids if not process_gone(p)]}")
+
+
+class MatchLauncherTests(_RealLauncher, TestCase):
+    """PUT /api/match against a real daemon with a small port range."""
 
     @defer.inlineCallbacks
     def test_whole_match(self):
@@ -94,24 +99,6 @@ class MatchLauncherTests(TestCase):
         self.assertEqual([m["match_id"] for m in listing["matches"]], ["again"])
 
     @defer.inlineCallbacks
-    def test_range_exhausted_then_freed_by_join_timeout(self):
-        """With every port in use the launch is 503 no_free_port; a no-show match frees its port."""
-        records = []
-        for n in range(self.ports):
-            status, answer = yield self.daemon.request("PUT", "/api/match", match_body(f"m{n}"))
-            self.assertEqual(status, 201)
-            records.append(answer)
-        status, refused = yield self.daemon.request("PUT", "/api/match", match_body("one-too-many"))
-        self.assertEqual((status, refused["error"]["code"]), (503, "no_free_port"))
-        ended = yield self._wait_state("m0", ("ended",))
-        self.assertEqual(ended["reason"], "abandoned")
-        yield self._wait_state("m1", ("ended",))
-        yield self._wait_gone([ended["pid"]])
-        status, answer = yield self.daemon.request("PUT", "/api/match", match_body("after"))
-        self.assertEqual(status, 201)
-        self.assertIn(answer["port"], [r["port"] for r in records])
-
-    @defer.inlineCallbacks
     def test_delete_stops_child(self):
         """DELETE stops the child and the record says ended."""
         status, answer = yield self.daemon.request("PUT", "/api/match", match_body("doomed"))
@@ -149,3 +136,30 @@ class MatchLauncherTests(TestCase):
         self.assertFalse(any(process_gone(pid) for pid in pids))
         return pids
 
+
+class PortExhaustionTests(_RealLauncher, TestCase):
+    """Every port of the range in use; a no-show match frees its port at its join timeout.
+
+    The join timeout is long enough that both matches still wait when the third PUT
+    comes, however slowly a loaded machine starts their children.
+    """
+
+    join_timeout = 15
+
+    @defer.inlineCallbacks
+    def test_range_exhausted_then_freed_by_join_timeout(self):
+        """With every port in use the launch is 503 no_free_port; a no-show match frees its port."""
+        records = []
+        for n in range(self.ports):
+            status, answer = yield self.daemon.request("PUT", "/api/match", match_body(f"m{n}"))
+            self.assertEqual(status, 201)
+            records.append(answer)
+        status, refused = yield self.daemon.request("PUT", "/api/match", match_body("one-too-many"))
+        self.assertEqual((status, refused["error"]["code"]), (503, "no_free_port"))
+        ended = yield self._wait_state("m0", ("ended",), attempts=300)
+        self.assertEqual(ended["reason"], "abandoned")
+        yield self._wait_state("m1", ("ended",), attempts=300)
+        yield self._wait_gone([ended["pid"]])
+        status, answer = yield self.daemon.request("PUT", "/api/match", match_body("after"))
+        self.assertEqual(status, 201)
+        self.assertIn(answer["port"], [r["port"] for r in records])
