@@ -20,7 +20,7 @@ _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 class JSONBodyError(ValueError):
-    """A document that is not JSON, or nested too deeply; ``code`` is ``invalid_json``."""
+    """A document that is not JSON, or nested too deeply; ``code`` is ``invalid_json``, ``message`` says why."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)

@@ -22,7 +22,7 @@ from rpsa.play.fastpath import FramePreparer, UpgradeResource, shared_event_key
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.rules.events import GameEventType, RoundEventType, game_event, round_event, state_change
-from rpsa.web import AccessPolicy, URLBuilder, make_site
+from rpsa.web import AccessPolicy, SiteHooks, URLBuilder, make_site
 
 # What each trick of rpsa.play.fastpath replaces or relies on in the installed
 # libraries, with the first 16 hex digits of the SHA-256 of that code's source
@@ -264,8 +264,9 @@ class DeadlineChannelTests(SynchronousTestCase):
         self.clock = Clock()
         self.timeouts = []
         root = Resource()
-        site = make_site(root, self.clock, header_timeout=2.0, body_timeout=3.0)
-        site.on_timeout = self.timeouts.append
+        hooks = SiteHooks()
+        hooks.dropped = self.timeouts.append
+        site = make_site(root, self.clock, hooks=hooks, header_timeout=2.0, body_timeout=3.0)
         self.channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
         self.transport = StringTransportWithDisconnection()
         self.transport.protocol = self.channel
