@@ -17,7 +17,14 @@
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH/.." && pwd)
-SHARED_BENCH=${SHARED_BENCH:-$REPO/../shared/bench}
+if [ -z "${SHARED_BENCH:-}" ]; then
+  SHARED_BENCH=$REPO/../shared/bench
+  # In a git worktree, ../shared is beside the main checkout, not beside the worktree.
+  common=$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+  if [ ! -d "$SHARED_BENCH" ] && [ -n "$common" ] && [ -d "$(dirname "$common")/../shared/bench" ]; then
+    SHARED_BENCH=$(dirname "$common")/../shared/bench
+  fi
+fi
 HARNESS=$BENCH/.harness
 
 for f in loadgen.js ceiling_server.js run.sh summarize.py package.json package-lock.json; do
