@@ -57,6 +57,7 @@ METRICS = {
         ("jitter_p50_ms", "tickJitterMs.p50"), ("jitter_p99_ms", "tickJitterMs.p99"),
         ("jitter_max_ms", "tickJitterMs.max"), ("jitter_min_ms", "tickJitterMs.min"), ("jitter_n", "tickJitterMs.n"),
         ("cpu_pct", "server.cpuPct"), ("cpu_max_1s_pct", "server.cpuPctMaxSample"),
+        ("cpu_us_per_game_s", lambda r: cpu_per(r, "games")),
         ("rss_end_mb", "server.rssMbEnd"), ("rss_max_mb", "server.rssMbMax"),
         ("errors_total", "errorsTotal"), ("errors_in_window", "errorsInWindow"),
         ("completed", "completed"), ("http_p99_ms", "httpLatencyMs.p99"),
@@ -72,8 +73,8 @@ METRICS = {
     "http": [
         ("pairs_per_s", "pairsPerSec"), ("http_ok_per_s", "httpOkPerSec"),
         ("http_p50_ms", "httpLatencyMs.p50"), ("http_p99_ms", "httpLatencyMs.p99"),
-        ("cpu_pct", "server.cpuPct"), ("rss_end_mb", "server.rssMbEnd"),
-        ("errors_total", "errorsTotal"), ("gen_cpu_pct", "generator.cpuPct"),
+        ("cpu_pct", "server.cpuPct"), ("cpu_us_per_pair", lambda r: cpu_per(r, "pairsPerSec")),
+        ("rss_end_mb", "server.rssMbEnd"), ("errors_total", "errorsTotal"), ("gen_cpu_pct", "generator.cpuPct"),
         ("steal_cpu0_pct", "steal.cpu0.pct"),
     ],
 }
@@ -95,6 +96,18 @@ def get(row: Any, path: str) -> Any:
 def metric(row: Dict[str, Any], how) -> Any:
     """One metric of a row: ``how`` is a dotted path or a function of the row."""
     return how(row) if callable(how) else get(row, how)
+
+
+def cpu_per(row: Dict[str, Any], per: str) -> Optional[float]:
+    """Server CPU µs per unit of work a second: CPU % × 10 000 / ``row[per]`` (games, or pairs per second).
+
+    Unlike CPU %, this hardly moves when other processes share the machine (as long as the server keeps up),
+    so it is the figure to compare runs taken at different times.
+    """
+    cpu, n = get(row, "server.cpuPct"), row.get(per)
+    if not isinstance(cpu, (int, float)) or not isinstance(n, (int, float)) or n <= 0:
+        return None
+    return round(cpu * 10_000 / n, 1)
 
 
 def load_jsonl(path: str) -> List[Dict[str, Any]]:

@@ -101,6 +101,21 @@ class ReadingTests(SynchronousTestCase):
                          (2, [], [], [], "steady3000"))
 
 
+class CpuPerWorkTests(SynchronousTestCase):
+    """CPU µs per game-second and per create+join pair."""
+
+    def test_cpu_per_game_second(self):
+        """30 % of a core over 3000 games is 100 µs of CPU per game-second."""
+        self.assertEqual(compare.cpu_per(steady_row("rpsa#1", 10, 30), "games"), 100.0)
+        self.assertEqual(compare.summarize([steady_row("rpsa#1", 10, 30)], "steady")["cpu_us_per_game_s"], 100.0)
+
+    def test_cpu_per_pair(self):
+        """90 % of a core for 3000 pairs/s is 300 µs a pair; no pairs, no figure."""
+        self.assertEqual(compare.summarize([http_row("rpsa#1", 3000)], "http")["cpu_us_per_pair"], 300.0)
+        self.assertIsNone(compare.cpu_per(http_row("rpsa#1", 0), "pairsPerSec"))
+        self.assertIsNone(compare.cpu_per({"games": 10}, "games"))
+
+
 class IdleMemoryTests(SynchronousTestCase):
     """RSS per idle game from the idle checkpoints."""
 
