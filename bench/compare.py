@@ -244,11 +244,16 @@ def cpu_limits(games: Any, lim: Dict[str, Any]) -> Tuple[Optional[float], Option
     return lim["cpu_ratio_max"], lim["cpu_vs_original_max"]
 
 
-def evaluate(mode: str, ceiling: Sequence[Dict[str, Any]], rpsa: Sequence[Dict[str, Any]],
+def evaluate(mode: str, ceiling: Optional[Sequence[Dict[str, Any]]], rpsa: Sequence[Dict[str, Any]],
              limits: Optional[Dict[str, Any]] = None,
              original: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
-    """The target checks of one loadgen ``mode`` (steady, once, idle, http); ``original`` None: not run."""
+    """The target checks of one loadgen ``mode`` (steady, once, idle, http).
+
+    ``ceiling`` or ``original`` None: that server was not part of the run, and the comparisons with it SKIP.
+    """
     lim = dict(DEFAULT_LIMITS, **(limits or {}))
+    ceiling_ran = ceiling
+    ceiling = ceiling or []
     c, r = summarize(ceiling, mode), summarize(rpsa, mode)
     o = summarize(original or [], mode)
     checks = []
@@ -258,11 +263,11 @@ def evaluate(mode: str, ceiling: Sequence[Dict[str, Any]], rpsa: Sequence[Dict[s
         checks.append(check("rpsa errors, worst rep == 0", max_over(rpsa, "errorsTotal"), 0, "=="))
         games = rpsa[0].get("games") if rpsa else None
         vs_ceiling, vs_original = cpu_limits(games, lim)
-        checks.append(check("CPU % rpsa/ceiling (CPU per game-second)", ratio(r["cpu_pct"], c["cpu_pct"]),
-                            vs_ceiling, "<="))
+        checks.append(versus("CPU % rpsa/ceiling (CPU per game-second)", ceiling_ran,
+                             ratio(r["cpu_pct"], c["cpu_pct"]), vs_ceiling, "<="))
         checks.append(versus("CPU % rpsa/original", original, ratio(r["cpu_pct"], o["cpu_pct"]), vs_original, "<"))
-        checks.append(check("jitter p99 rpsa/ceiling", ratio(r["jitter_p99_ms"], c["jitter_p99_ms"]),
-                            lim["jitter_ratio_max"], "<="))
+        checks.append(versus("jitter p99 rpsa/ceiling", ceiling_ran, ratio(r["jitter_p99_ms"], c["jitter_p99_ms"]),
+                             lim["jitter_ratio_max"], "<="))
         if r["jitter_p99_ms"] is not None and c["jitter_p99_ms"] is not None:
             checks.append(check("jitter p99 ms rpsa - ceiling (setup's share removed)",
                                 round(r["jitter_p99_ms"] - c["jitter_p99_ms"], 1), None, "<"))
@@ -291,8 +296,8 @@ def evaluate(mode: str, ceiling: Sequence[Dict[str, Any]], rpsa: Sequence[Dict[s
         checks.append(check("rpsa pairs/s (median of reps) >= limit", r["pairs_per_s"], lim["http_pairs_min"], ">="))
         checks.append(check("rpsa HTTP p99 ms (median of reps) < limit", r["http_p99_ms"], lim["http_p99_max_ms"], "<"))
         checks.append(check("rpsa errors, worst rep == 0", max_over(rpsa, "errorsTotal"), 0, "=="))
-        checks.append(check("pairs/s rpsa/ceiling", ratio(r["pairs_per_s"], c["pairs_per_s"]),
-                            lim["http_pairs_ratio_min"], ">="))
+        checks.append(versus("pairs/s rpsa/ceiling", ceiling_ran, ratio(r["pairs_per_s"], c["pairs_per_s"]),
+                             lim["http_pairs_ratio_min"], ">="))
         checks.append(versus("pairs/s rpsa/original", original, ratio(r["pairs_per_s"], o["pairs_per_s"]), None, ">="))
     else:
         raise ValueError(f"unknown loadgen mode {mode!r}")
@@ -348,17 +353,17 @@ def fmt(v: Any) -> str:
     return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
 
 
-def original_rows(results: Dict[str, Any]) -> Optional[List[Dict[str, Any]]]:
-    """The original's rows, or None if it was not part of the run (no rows, and scenario.json does not name it)."""
-    rows = results.get("original") or []
-    if rows or "original" in ((results.get("meta") or {}).get("servers") or []):
+def rows_of(results: Dict[str, Any], server: str) -> Optional[List[Dict[str, Any]]]:
+    """A server's rows, or None if it was not part of the run (no rows, and scenario.json does not name it)."""
+    rows = results.get(server) or []
+    if rows or server in ((results.get("meta") or {}).get("servers") or []):
         return rows
     return None
 
 
 def table(results: Dict[str, Any], mode: str) -> List[str]:
     """The medians of every server that ran, and rpsa's ratio to each of the others."""
-    ran = [n for n in SERVERS if results.get(n) or (n == "original" and original_rows(results) is not None)]
+    ran = [n for n in SERVERS if rows_of(results, n) is not None]
     sums = {n: summarize(results.get(n) or [], mode) for n in ran}
     others = [n for n in ran if n != "rpsa"] if "rpsa" in ran else []
     head = "metric".ljust(22) + "".join(n.rjust(12) for n in ran) + "".join(
@@ -402,8 +407,8 @@ def report(results: Dict[str, Any], limits: Optional[Dict[str, Any]] = None) -> 
     if any(results.get(n) for n in SERVERS):
         mode = mode_of(next(results[n] for n in ("rpsa", "ceiling", "original") if results.get(n)))
         lines += table(results, mode)
-        checks += evaluate(mode, results.get("ceiling") or [], results.get("rpsa") or [], limits,
-                           original_rows(results))
+        checks += evaluate(mode, rows_of(results, "ceiling"), results.get("rpsa") or [], limits,
+                           rows_of(results, "original"))
     lines.append("targets:")
     for ck in checks:
         limit = "" if ck["limit"] is None else f" (limit {ck['op']} {fmt(ck['limit'])})"

@@ -21,6 +21,8 @@
 #   CEILING_ARGS [--rounds 3 --exchanges 10]
 #   TWISTD      twistd to run [the one beside python3's real interpreter, so no pyenv shim wraps the PID]
 #   RESULTS_ROOT [bench/results]
+#   PROFILE=1   steady/http: py-spy records rpsa over the measurement window of each rep (profile/, then
+#               bench/profile_summary.py); PROFILE_RATE [100] samples/s; PY_SPY [beside PYTHON, or on PATH]
 #   launch only: COUNT [50; short 10]  PAUSE [0.3]  WARM [4]  MATCH_PORTS [9000-9099]  MAX_MATCHES [100]
 #                CONCURRENCY [1]  API_KEY (if set: written to a key file, passed with --api-key-file)
 set -euo pipefail
@@ -28,7 +30,7 @@ BENCH=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$BENCH/.." && pwd)
 HARNESS=$BENCH/.harness
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 NAME=${1:-}; [ -n "$NAME" ] || usage
 REPS=${2:-3}
 [[ "$REPS" =~ ^[1-9][0-9]*$ ]] || { echo "scenario.sh: REPS must be a positive integer" >&2; exit 2; }
@@ -221,6 +223,30 @@ echo "scenario $NAME x $REPS ($DURATION): loadgen $LOADGEN_ARGS"
 echo "  ceiling:  $CEILING_CMD"
 [ -z "$REDIS_PORT_ORIG" ] || echo "  original: (cd $ORIGINAL_DIR && $ORIGINAL_CMD), $REDIS_CMD"
 echo "  rpsa:     PYTHONPATH=$REPO $RPSA_CMD"
+PROFILE_PID=""
+if [ -n "${PROFILE:-}" ]; then
+  case "$NAME" in steady*|http) ;; *) echo "scenario.sh: PROFILE is for steady and http scenarios" >&2; exit 2 ;; esac
+  PY_SPY=${PY_SPY:-$(dirname "$PYTHON")/py-spy}
+  [ -x "$PY_SPY" ] || PY_SPY=$(command -v py-spy || true)
+  [ -n "$PY_SPY" ] || { echo "scenario.sh: PROFILE needs py-spy (pip install py-spy; or set PY_SPY)" >&2; exit 1; }
+  mkdir -p "$OUT/profile"
+  # When the window starts: run.sh waits 2 s after the ports open, then loadgen ramps (steady) and settles.
+  PROFILE_DELAY=$((2 + SETTLE))
+  case "$NAME" in steady*) PROFILE_DELAY=$((PROFILE_DELAY + (GAMES + RAMP - 1) / RAMP)) ;; esac
+  echo "  profile:  $PY_SPY record -p <rpsa> -d $MEASURE -r ${PROFILE_RATE:-100} -f raw, ${PROFILE_DELAY} s after its ports open"
+fi
+profile_rpsa() {  # $1: the rep; waits for rpsa's WebSocket port, then records its window
+  local pid=""
+  for _ in $(seq 1 300); do
+    pid=$(ss -Hltnp "sport = :$WS_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+    [ -n "$pid" ] && break
+    sleep 0.1
+  done
+  [ -n "$pid" ] || { echo "profile: rpsa never listened on $WS_PORT" >&2; return 0; }
+  sleep "$PROFILE_DELAY"
+  "$PY_SPY" record -p "$pid" -d "$MEASURE" -r "${PROFILE_RATE:-100}" -f raw -o "$OUT/profile/rpsa.rep$1.txt" \
+    >"$OUT/logs/rep$1/py-spy.log" 2>&1 || echo "profile: py-spy failed; see $OUT/logs/rep$1/py-spy.log" >&2
+}
 for rep in $(seq 1 "$REPS"); do
   for server in $SERVERS; do
     rport=""; rpid=0
@@ -230,11 +256,16 @@ for rep in $(seq 1 "$REPS"); do
       rpsa) cmd=$RPSA_CMD; senv="PYTHONPATH=$REPO"; cwd=$OUT ;;
     esac
     mkdir -p "$OUT/logs/rep$rep"
+    if [ -n "${PROFILE:-}" ] && [ "$server" = rpsa ]; then profile_rpsa "$rep" & PROFILE_PID=$!; fi
     # shellcheck disable=SC2086  # LOADGEN_ARGS is a list of words
     SERVER_CMD=$cmd SERVER_ENV=$senv SERVER_CWD=$cwd RESULTS=$OUT LOGS=$OUT/logs/rep$rep REDIS_PORT=$rport \
       REDIS_PID=$rpid "$HARNESS/run.sh" "$server" 1 $LOADGEN_ARGS --label "$server#$rep"
+    if [ -n "$PROFILE_PID" ]; then kill "$PROFILE_PID" 2>/dev/null || true; wait "$PROFILE_PID" 2>/dev/null || true; PROFILE_PID=""; fi
   done
 done
 [ -z "$REDIS_PORT_ORIG" ] || { stop_redis; trap - EXIT INT TERM; }
 echo "results: $OUT"
 python3 "$BENCH/compare.py" "$OUT" || true
+if [ -n "${PROFILE:-}" ] && ls "$OUT"/profile/rpsa.rep*.txt >/dev/null 2>&1; then
+  python3 "$BENCH/profile_summary.py" "$OUT"/profile/rpsa.rep*.txt --top 15
+fi

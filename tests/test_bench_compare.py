@@ -217,6 +217,13 @@ class SteadyTargetTests(SynchronousTestCase):
         failed = compare.evaluate("steady", ceiling, rpsa, None, [])
         self.assertEqual(by_prefix(failed, "CPU % rpsa/original")["verdict"], "FAIL")
 
+    def test_ceiling_not_run_skips(self):
+        """SERVERS=rpsa: the comparisons with the ceiling are SKIP, rpsa's own targets still judged."""
+        checks = compare.evaluate("steady", None, [steady_row("rpsa#1", 10, 24)])
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "SKIP")
+        self.assertEqual(by_prefix(checks, "jitter p99 rpsa/ceiling")["verdict"], "SKIP")
+        self.assertEqual(by_prefix(checks, "rpsa jitter p99")["verdict"], "PASS")
+
     def test_original_errors_and_outliers_reported(self):
         """The original's errors are INFO (it fails at 8000 games); its ±1000 ms outliers WARN."""
         checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 10, 24)],
