@@ -1,5 +1,12 @@
-"""The twistd wiring: options, the service tree, logging, metrics and systemd.
+"""The twistd wiring: options, the service tree, the root HTTP app, logging, metrics and systemd.
 
 :mod:`~rpsa.daemon.tap` parses the options and composes the services in the
-order they start; nothing outside this package imports the global reactor.
+order they start (the only module importing the global reactor);
+:mod:`~rpsa.daemon.service` is the top service (drain, signals, systemd
+status); :mod:`~rpsa.daemon.root` the root Klein app (``/healthz``,
+``/metrics``, the APIs mounted); :mod:`~rpsa.daemon.drain` the drain state and
+sequence; :mod:`~rpsa.daemon.logs`, :mod:`~rpsa.daemon.metrics`,
+:mod:`~rpsa.daemon.sdnotify`, :mod:`~rpsa.daemon.envconfig` (``RPSA_*``
+variables), :mod:`~rpsa.daemon.listeners` and :mod:`~rpsa.daemon.optionsdoc`
+(the options table of the docs).
 """

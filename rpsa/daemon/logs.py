@@ -22,17 +22,15 @@ Where it writes (:func:`log_observer`): where twistd would have, read from the
 twistd options (``options.parent``) the way ``UnixAppLogger._getLogObserver``
 reads them: ``--logfile=-`` is stdout (refused when daemonizing, as twistd
 does); no ``--logfile`` with ``--nodaemon`` is stdout; otherwise ``--logfile``
-(default ``twistd.log``), opened as a :class:`~twisted.python.logfile.LogFile`
-that rotates at 1 MB and on SIGUSR1, as twistd's does.  ``--syslog`` keeps
+(default ``twistd.log``), opened by :func:`log_file` as a
+:class:`~twisted.python.logfile.LogFile` that rotates at 1 MB, and on SIGUSR1
+as twistd's does (the top service installs that handler).  ``--syslog`` keeps
 syslog (text only: JSON is refused).  An explicit ``--logger`` wins over
 everything, as twistd's rule is: rpsa then leaves logging alone, and redacting
 is up to that logger.  Options parsed outside twistd (``rpsa.tac`` builds them
 from ``RPSA_*`` variables) cannot see twistd's: the log goes to stdout, which
 is where ``twistd --nodaemon --python=rpsa.tac`` (rpsa.service) logs anyway;
 a ``--logfile`` given to twistd for the tac is not honoured.
-
-:func:`use_json_logging` is for a logging system that has *already* begun
-(not the twistd path): it swaps every observer of a publisher for a JSON one.
 
 Redaction
 ---------
@@ -44,17 +42,15 @@ No token or API key may reach a log line.  Two layers, both cheap:
   the values the format string pulls out of objects, by flattening the event
   first) lose ``token=...`` / ``game_token=...`` query parameters,
   ``Bearer ...`` credentials, ``"...token": "..."`` JSON fields, and every
-  secret registered with the :class:`Redactor` (the API key).
+  secret the :class:`Redactor` was given (the API key; makeService builds it).
 - the file observers of this module scrub each finished line once more, which
   also covers what no field holds (a traceback, a ``repr``).
 
 Flattening uses ``flattenEvent``, which ``twisted.logger`` does not export
-(see :func:`_flatten`); listing a publisher's observers reads its private
-``_observers`` (see :func:`_observers_of`, used only by :func:`use_json_logging`).
+(see :func:`_flatten`).
 
-Access logs already drop the request's query string
-(``rpsa.web._log_without_query``); :func:`access_log_formatter` also drops the
-``Referer``'s, which can carry the token of the page that sent the request.
+Access logs (:func:`rpsa.web.access_log_formatter`) drop the query strings of
+the request's URI and of its ``Referer``, which can carry tokens.
 """
 
 from __future__ import annotations
@@ -70,15 +66,12 @@ from twisted.logger import (
     ILogObserver,
     LegacyLogObserverWrapper,
     LoggingFile,
-    LogPublisher,
     eventAsJSON,
     formatEventAsClassicLogText,
-    globalLogPublisher,
 )
 from twisted.python import usage
 from twisted.python.components import Componentized
 from twisted.python.logfile import LogFile
-from twisted.web.http import combinedLogFormatter
 from zope.interface import implementer
 
 LOG_FORMATS = ("text", "json")
@@ -121,7 +114,7 @@ LOG_FORMAT_OPTION = [
 
 
 class Redactor:
-    """Scrubs secrets out of text: the patterns above, and every secret registered with :meth:`add`."""
+    """Scrubs secrets out of text: the patterns above, and every secret given (``secrets``, or :meth:`add`)."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         self._text_forms: List[str] = []
@@ -158,15 +151,6 @@ class Redactor:
 
 def _keep_prefix(match: "re.Match[str]") -> str:
     return match.group(1) + REDACTED
-
-
-# The process's registry: tap registers the API key here.
-REDACTOR = Redactor()
-
-
-def register_secret(secret: Optional[str]) -> None:
-    """Register a secret with the process's redactor (:data:`REDACTOR`)."""
-    REDACTOR.add(secret)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -231,19 +215,18 @@ def _flatten(event: dict) -> None:
 
 @implementer(ILogObserver)
 class RedactingObserver:
-    """Passes ``wrapped`` a scrubbed copy of every event (see :func:`redact_event`)."""
+    """Passes ``wrapped`` (an observer) a copy of every event scrubbed by ``redactor`` (see :func:`redact_event`)."""
 
-    def __init__(self, wrapped: ILogObserver, redactor: Optional[Redactor] = None):
+    def __init__(self, wrapped: ILogObserver, redactor: Redactor):
         self.wrapped = wrapped
-        self.redactor = REDACTOR if redactor is None else redactor
+        self.redactor = redactor
 
     def __call__(self, event: dict) -> None:
         self.wrapped(redact_event(event, self.redactor))
 
 
-def text_file_observer(out: IO[Any], redactor: Optional[Redactor] = None) -> ILogObserver:
+def text_file_observer(out: IO[Any], redactor: Redactor) -> ILogObserver:
     """twistd's text lines, to ``out``, redacted."""
-    redactor = REDACTOR if redactor is None else redactor
 
     def format_event(event: dict) -> Optional[str]:
         text = formatEventAsClassicLogText(event)
@@ -252,9 +235,8 @@ def text_file_observer(out: IO[Any], redactor: Optional[Redactor] = None) -> ILo
     return RedactingObserver(FileLogObserver(out, format_event), redactor)
 
 
-def json_file_observer(out: IO[Any], redactor: Optional[Redactor] = None) -> ILogObserver:
+def json_file_observer(out: IO[Any], redactor: Redactor) -> ILogObserver:
     """Twisted's JSON event format, one event per line (no record separator), to ``out``, redacted."""
-    redactor = REDACTOR if redactor is None else redactor
 
     def format_event(event: dict) -> str:
         return redactor.scrub(eventAsJSON(event), json_text=True) + "\n"
@@ -273,17 +255,30 @@ def check_log_options(options) -> None:
         raise usage.UsageError("daemons cannot log to stdout: give --nodaemon, or a --logfile")
 
 
-def log_observer(
-    options, redactor: Optional[Redactor] = None, rotate_on_sigusr1: bool = True, reactor=None
-) -> Optional[ILogObserver]:
+def log_file(options) -> Optional[LogFile]:
+    """The file twistd would log to (``--logfile``, default ``twistd.log`` when daemonizing), opened; else None.
+
+    None for stdout (``--logfile=-``, or ``--nodaemon`` without ``--logfile``),
+    ``--syslog``, ``--logger``, and options parsed outside twistd.
+    """
+    parent = getattr(options, "parent", None)
+    if parent is None or parent.get("logger") or parent.get("syslog"):
+        return None
+    logfile, nodaemon = parent.get("logfile"), parent.get("nodaemon")
+    if logfile == "-" or (nodaemon and not logfile):
+        return None
+    return LogFile.fromFullPath(logfile or "twistd.log")
+
+
+def log_observer(options, redactor: Redactor, logfile: Optional[LogFile] = None) -> Optional[ILogObserver]:
     """The redacting observer for ``options["log-format"]``, writing where twistd would have.
 
     ``None`` when twistd was given ``--logger``: that observer is the
-    operator's choice, and wins.  Without twistd (``options.parent`` unset,
-    as in tests) the log goes to stdout.
+    operator's choice, and wins.  ``--syslog`` logs to syslog; otherwise the
+    log goes to ``logfile`` (from :func:`log_file`), or stdout without one
+    (as without twistd, in tests).
     """
     check_log_options(options)
-    redactor = REDACTOR if redactor is None else redactor
     fmt = options.get("log-format") or "text"
     parent = getattr(options, "parent", None)
     if parent is not None and parent.get("logger"):
@@ -293,29 +288,8 @@ def log_observer(
 
         emit = syslog.SyslogObserver(parent.get("prefix") or "twisted").emit
         return RedactingObserver(LegacyLogObserverWrapper(emit), redactor)
-    out: IO[Any] = sys.stdout
-    if parent is not None:
-        logfile, nodaemon = parent.get("logfile"), parent.get("nodaemon")
-        if logfile != "-" and not (nodaemon and not logfile):
-            out = LogFile.fromFullPath(logfile or "twistd.log")
-            if rotate_on_sigusr1:
-                _rotate_on_sigusr1(out, reactor)
-    out = _unredirected(out)
+    out = _unredirected(sys.stdout if logfile is None else logfile)
     return (json_file_observer if fmt == "json" else text_file_observer)(out, redactor)
-
-
-def _rotate_on_sigusr1(logfile: LogFile, reactor=None) -> None:
-    """Rotate ``logfile`` on SIGUSR1 unless something else handles it (what twistd does for its own)."""
-    import signal
-
-    if reactor is None:
-        from twisted.internet import reactor
-    if not signal.getsignal(signal.SIGUSR1):
-
-        def rotate(signum, frame):
-            reactor.callFromThread(logfile.rotate)
-
-        signal.signal(signal.SIGUSR1, rotate)
 
 
 def _unredirected(out: IO[Any]) -> IO[Any]:
@@ -339,53 +313,3 @@ class ProvidesLogObserver:
         if self.log_observer is not None and isinstance(parent, Componentized):
             parent.setComponent(ILogObserver, self.log_observer)
         return super().setServiceParent(parent)
-
-
-def use_json_logging(
-    publisher: LogPublisher = globalLogPublisher, out: Optional[IO[Any]] = None, redactor: Optional[Redactor] = None
-) -> ILogObserver:
-    """From now on, write ``publisher``'s events to ``out`` (default stdout) as JSON lines, not to its observers.
-
-    For a logging system that has already begun; under twistd, use
-    :func:`log_observer` and :class:`ProvidesLogObserver` from ``makeService``
-    instead (twistd has not begun logging then, and would add its observer
-    after this one).  Returns the new observer.
-    """
-    observer = json_file_observer(_unredirected(sys.stdout if out is None else out), redactor)
-    previous = _observers_of(publisher)
-    publisher.addObserver(observer)
-    for old in previous:
-        publisher.removeObserver(old)
-    return observer
-
-
-def _observers_of(publisher: LogPublisher) -> List[ILogObserver]:
-    """The observers ``publisher`` has now.
-
-    LogPublisher has no public way to list its observers, and whoever added
-    them (twistd's AppLogger) keeps no public handle on them either; replacing
-    them needs the list, so this reads the private ``_observers``.
-    """
-    return list(publisher._observers)
-
-
-class _WithoutQueries:
-    """A view of a request whose URI and Referer have no query string (tokens live there)."""
-
-    def __init__(self, request):
-        self._request = request
-        self.uri = request.uri.split(b"?", 1)[0]
-
-    def getHeader(self, name):
-        value = self._request.getHeader(name)
-        if value is not None and name.lower() == b"referer":
-            value = value.split(b"?", 1)[0]
-        return value
-
-    def __getattr__(self, name):
-        return getattr(self._request, name)
-
-
-def access_log_formatter(timestamp: str, request) -> str:
-    """A combined-log-format line without the query strings of the URI and the Referer."""
-    return combinedLogFormatter(timestamp, _WithoutQueries(request))

@@ -1,4 +1,9 @@
-"""Prometheus metrics of the daemon: :class:`Metrics` implements the server hooks.
+"""Prometheus metrics of the daemon: :class:`Counters` implements the hooks, :class:`Metrics` renders.
+
+:class:`Counters` is built first (the lobby, the scheduler and the launcher
+report to it); :class:`Metrics` is built once they exist, from the counters
+and the objects it counts at scrape time.  HTTP requests are counted by route
+template (:class:`RouteLabels`), from the route table of the apps themselves.
 
 The hooks run on the reactor thread for every WebSocket message, thousands of
 times a second, so they only add to plain ``int`` attributes and dicts; a
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from typing import Dict, Iterator, List, Pattern, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -37,10 +42,12 @@ from prometheus_client.utils import floatToGoString
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from rpsa.matches.api import MatchHooks
+from rpsa.matches.launcher import MatchObserver
+from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.hooks import ServerHooks
 
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
-MATCH_STATES = ("starting", "waiting", "playing")
 ROLES = ("player", "spectator")
 REJECT_REASONS = ("size", "rate", "invalid")
 
@@ -53,51 +60,44 @@ MAX_FAILURE_REASONS = 32
 
 OTHER = "other"
 
-# Request path (raw, still percent-encoded, without the query) -> route label.
-# A segment is anything but "/": an id holding an encoded slash stays one segment.
-ROUTES: Sequence[Tuple[str, str]] = (
-    (r"/healthz", "/healthz"),
-    (r"/metrics", "/metrics"),
-    (r"/api/characters", "/api/characters"),
-    (r"/api/games", "/api/games"),
-    (r"/api/games/[^/]+", "/api/games/{game_id}"),
-    (r"/api/games/[^/]+/players", "/api/games/{game_id}/players"),
-    (r"/api/games/[^/]+/players/[^/]+", "/api/games/{game_id}/players/{user_id}"),
-    (r"/api/games/[^/]+/ws", "/api/games/{game_id}/ws"),
-    (r"/api/match", "/api/match"),
-    (r"/api/match/[^/]+", "/api/match/{match_id}"),
-    (r"/create_game", "/create_game"),
-    (r"/join_game", "/join_game"),
-    (r"/remove_game", "/remove_game"),
-    (r"/remove_player", "/remove_player"),
-    (r"/active_games", "/active_games"),
-    (r"/", "/"),
-)
+class RouteLabels:
+    """Maps request paths to their route template, a low-cardinality label.
 
-_ROUTE_TABLE: List[Tuple[Pattern[str], str]] = [(re.compile(pattern), route) for pattern, route in ROUTES]
-
-
-def route_of(path) -> str:
-    """The route template of a request path (``bytes`` or ``str``, query ignored), or ``"other"``."""
-    if isinstance(path, bytes):
-        path = path.decode("latin-1")
-    path = path.split("?", 1)[0]
-    for pattern, route in _ROUTE_TABLE:
-        if pattern.fullmatch(path):
-            return route
-    return OTHER
-
-
-class Metrics(ServerHooks):
-    """The daemon's metrics: server hooks, launch and HTTP counters, and a registry to render.
-
-    Bind the scrape-time sources with :meth:`attach`; feed tick lag with
-    ``TickScheduler(on_lag=metrics.tick_lag)``.
+    ``templates``: the route templates (``/api/games/{game_id}``), from
+    :func:`rpsa.daemon.root.route_templates`.  A parameter matches one raw
+    (still percent-encoded) path segment, so an id holding an encoded slash
+    stays one segment.  Any other path is ``other``.
     """
 
-    def __init__(self) -> None:
-        self._lobby = None
-        self._launcher = None
+    def __init__(self, templates: Sequence[str]):
+        self.templates = list(templates)
+        self._table: List[Tuple[Pattern[str], str]] = [(_pattern(t), t) for t in self.templates]
+
+    def label(self, path) -> str:
+        """The route template of a request path (``bytes`` or ``str``, query ignored), or ``"other"``."""
+        if isinstance(path, bytes):
+            path = path.decode("latin-1")
+        path = path.split("?", 1)[0]
+        for pattern, route in self._table:
+            if pattern.fullmatch(path):
+                return route
+        return OTHER
+
+
+def _pattern(template: str) -> Pattern[str]:
+    return re.compile("[^/]+".join(re.escape(part) for part in re.split(r"\{[^{}/]+\}", template)))
+
+
+class Counters(ServerHooks, MatchHooks, MatchObserver):
+    """The counters the hooks feed: server hooks, match hooks, tick lag, launches and HTTP requests.
+
+    ``routes``: the :class:`RouteLabels` HTTP requests are counted by (None:
+    every request counts as ``other``).  Feed tick lag with
+    ``TickScheduler(on_lag=counters.tick_lag)``.
+    """
+
+    def __init__(self, routes: Optional[RouteLabels] = None) -> None:
+        self._routes = routes if routes is not None else RouteLabels(())
         self._received = 0
         self._rejected: Dict[str, int] = dict.fromkeys(REJECT_REASONS, 0)
         self._connections: Dict[str, int] = dict.fromkeys(ROLES, 0)
@@ -108,13 +108,6 @@ class Metrics(ServerHooks):
         # Tick lag: per-bucket (not cumulative) counts, the last one for +Inf.
         self._lag_counts: List[int] = [0] * (len(TICK_LAG_BUCKETS) + 1)
         self._lag_sum = 0.0
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_Collector(self))
-
-    def attach(self, lobby=None, launcher=None) -> None:
-        """Count games from ``lobby`` and matches from ``launcher`` at each scrape (either may be None)."""
-        self._lobby = lobby
-        self._launcher = launcher
 
     # -- ServerHooks (per message and per connection: keep these cheap) -------
 
@@ -138,10 +131,6 @@ class Metrics(ServerHooks):
         else:
             counts[OTHER] = counts.get(OTHER, 0) + 1
 
-    def message_invalid(self) -> None:
-        """A message reached the session but was answered with an error (bad JSON, a move out of turn...)."""
-        self._rejected["invalid"] += 1
-
     def game_completed(self, session) -> None:
         self._games_completed += 1
 
@@ -159,12 +148,12 @@ class Metrics(ServerHooks):
         self._lag_counts[_bisect(_bounds, seconds)] += 1
         self._lag_sum += seconds
 
-    def launch_succeeded(self) -> None:
-        """A match launch succeeded (its child reported its port)."""
+    def match_ready(self, record) -> None:
+        """A match launch succeeded: its child reported its port (:class:`~rpsa.matches.launcher.MatchObserver`)."""
         self._launched += 1
 
     def launch_failed(self, reason: str) -> None:
-        """A match launch failed with the error code ``reason``."""
+        """A match launch failed with the error code ``reason`` (:class:`~rpsa.matches.api.MatchHooks`)."""
         counts = self._launch_failures
         if reason not in counts and len(counts) >= MAX_FAILURE_REASONS:
             reason = OTHER
@@ -172,11 +161,29 @@ class Metrics(ServerHooks):
 
     def http_request(self, request) -> None:
         """Count a finished HTTP request by route template and status (call it from ``Site.log``)."""
-        key = (route_of(getattr(request, "path", None) or b""), str(getattr(request, "code", 0)))
+        key = (self._routes.label(getattr(request, "path", None) or b""), str(getattr(request, "code", 0)))
         counts = self._http
         counts[key] = counts.get(key, 0) + 1
 
-    # -- exposition -------------------------------------------------------------
+
+
+class Metrics:
+    """The registry Prometheus scrapes: the counters, and gauges counted from the lobby and launcher.
+
+    ``counters``: the :class:`Counters`; ``lobby``: the lobby whose games are
+    counted at each scrape; ``launcher``: the match launcher whose matches and
+    limit are counted at each scrape; ``warm_pool``: the
+    :class:`~rpsa.matches.warmpool.WarmPool` whose size and ready children are
+    counted (any may be None).
+    """
+
+    def __init__(self, counters: Counters, lobby=None, launcher=None, warm_pool=None) -> None:
+        self._counters = counters
+        self._lobby = lobby
+        self._launcher = launcher
+        self._warm_pool = warm_pool
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
 
     def render(self) -> bytes:
         """All metrics in the Prometheus text exposition format."""
@@ -184,6 +191,7 @@ class Metrics(ServerHooks):
 
     def collect(self) -> Iterator[Metric]:
         """The metric families, computed now (the collector's ``collect``)."""
+        counters = self._counters
         games = GaugeMetricFamily("rpsa_games", "Games in the lobby, by state.", labels=["state"])
         game_counts = dict.fromkeys(GAME_STATES, 0)
         if self._lobby is not None:
@@ -196,12 +204,12 @@ class Metrics(ServerHooks):
         yield games
 
         connections = GaugeMetricFamily("rpsa_connections", "Open WebSocket connections, by role.", labels=["role"])
-        for role, count in self._connections.items():
+        for role, count in counters._connections.items():
             connections.add_metric([str(role)], count)
         yield connections
 
         matches = GaugeMetricFamily("rpsa_matches", "Live match children, by state.", labels=["state"])
-        match_counts = dict.fromkeys(MATCH_STATES, 0)
+        match_counts = dict.fromkeys(LIVE_STATES, 0)
         if self._launcher is not None:
             for record in self._launcher.list():
                 if record.state in match_counts:
@@ -216,55 +224,56 @@ class Metrics(ServerHooks):
             limits.add_metric(["max_games"], self._lobby.max_games)
         if self._launcher is not None:
             limits.add_metric(["max_matches"], self._launcher.max_matches)
-            limits.add_metric(["warm_matches"], self._launcher.warm)
+        if self._warm_pool is not None:
+            limits.add_metric(["warm_matches"], self._warm_pool.warm)
         yield limits
 
-        if self._launcher is not None:
+        if self._warm_pool is not None:
             yield GaugeMetricFamily("rpsa_warm_matches_ready", "Warm match children holding a port, waiting for a match.",
-                                    value=self._launcher.warm_ready)
+                                    value=self._warm_pool.warm_ready)
 
-        yield CounterMetricFamily("rpsa_matches_launched_total", "Match children launched.", value=self._launched)
+        yield CounterMetricFamily("rpsa_matches_launched_total", "Match children launched.", value=counters._launched)
 
         failures = CounterMetricFamily(
             "rpsa_launch_failures_total", "Match launches that failed, by error code.", labels=["reason"]
         )
-        for reason, count in sorted(self._launch_failures.items()):
+        for reason, count in sorted(counters._launch_failures.items()):
             failures.add_metric([reason], count)
         yield failures
 
         yield CounterMetricFamily(
-            "rpsa_messages_received_total", "WebSocket messages handed to a game.", value=self._received
+            "rpsa_messages_received_total", "WebSocket messages handed to a game.", value=counters._received
         )
 
         rejected = CounterMetricFamily(
             "rpsa_messages_rejected_total", "WebSocket messages rejected, by reason.", labels=["reason"]
         )
-        for reason, count in self._rejected.items():
+        for reason, count in counters._rejected.items():
             rejected.add_metric([reason], count)
         yield rejected
 
         cumulative, buckets = 0, []
-        for bound, count in zip((*TICK_LAG_BUCKETS, float("inf")), self._lag_counts):
+        for bound, count in zip((*TICK_LAG_BUCKETS, float("inf")), counters._lag_counts):
             cumulative += count
             buckets.append((floatToGoString(bound), cumulative))
         yield HistogramMetricFamily(
-            "rpsa_tick_lag_seconds", "How late game ticks ran, in seconds.", buckets=buckets, sum_value=self._lag_sum
+            "rpsa_tick_lag_seconds", "How late game ticks ran, in seconds.", buckets=buckets, sum_value=counters._lag_sum
         )
 
         http = CounterMetricFamily(
             "rpsa_http_requests_total", "HTTP requests answered, by route and status.", labels=["route", "status"]
         )
-        for (route, status), count in sorted(self._http.items()):
+        for (route, status), count in sorted(counters._http.items()):
             http.add_metric([route, status], count)
         yield http
 
         yield CounterMetricFamily(
-            "rpsa_games_completed_total", "Lobby games played to the end.", value=self._games_completed
+            "rpsa_games_completed_total", "Lobby games played to the end.", value=counters._games_completed
         )
 
 
 class _Collector:
-    """Adapts :meth:`Metrics.collect` to the registry's collector interface."""
+    """Adapts :meth:`Metrics.collect` (of ``metrics``) to the registry's collector interface."""
 
     def __init__(self, metrics: Metrics):
         self._metrics = metrics
@@ -273,8 +282,17 @@ class _Collector:
         return self._metrics.collect()
 
 
+def exposition(request, metrics: Metrics) -> bytes:
+    """The metrics in the Prometheus text format, as the answer to ``request``."""
+    request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
+    return metrics.render()
+
+
 class MetricsResource(Resource):
-    """``GET``: the metrics in the Prometheus text format (a leaf: every path below answers the same)."""
+    """``GET``: the metrics in the Prometheus text format (a leaf: every path below answers the same).
+
+    ``metrics``: the :class:`Metrics` to render.
+    """
 
     isLeaf = True
 
@@ -283,9 +301,8 @@ class MetricsResource(Resource):
         self._metrics = metrics
 
     def render_GET(self, request) -> bytes:
-        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode("ascii"))
         request.setHeader(b"Cache-Control", b"no-store")
-        return self._metrics.render()
+        return exposition(request, self._metrics)
 
 
 class _QuietSite(Site):

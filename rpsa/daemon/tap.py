@@ -1,43 +1,43 @@
-"""``twistd rpsa``: command-line options, and the service tree they build."""
+"""``twistd rpsa``: command-line options, and the service tree they build (makeService).
+
+The only module that imports the global reactor: :func:`makeService`, when it
+is given none.  Everything else is handed the reactor it uses.
+"""
 
 from __future__ import annotations
 
-import gc
 import math
 import os
-import signal
 from urllib.parse import urlsplit
 
-from twisted.application import service, strports
-from twisted.internet import defer, task
-from twisted.logger import Logger
+from twisted.application import strports
+from twisted.internet import endpoints
 from twisted.python import usage
 
 from rpsa.daemon import logs
-
-from rpsa.play import wire
-from rpsa.lobby.api import LobbyAPI
-from rpsa.daemon.drain import Drainer
+from rpsa.daemon.drain import Drainer, DrainState
 from rpsa.daemon.listeners import is_local, split_endpoint
-from rpsa.matches.launcher import MatchLauncher
+from rpsa.daemon.metrics import Counters, Metrics, RouteLabels, metrics_site
+from rpsa.daemon.root import RootAPI, route_templates
+from rpsa.daemon.sdnotify import SystemdNotifier
+from rpsa.daemon.service import GameServerService, SignalHandlers, SystemdStatus
+from rpsa.lobby.api import LobbyAPI
+from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
 from rpsa.matches.api import MatchAPI
-from rpsa.daemon.metrics import Metrics, metrics_site
-from rpsa.matches.notify import Notifier
-from rpsa.daemon.sdnotify import SystemdNotifier, status_text
+from rpsa.matches.launcher import MatchLauncher
+from rpsa.matches.notify import MatchNotifications, Notifier
+from rpsa.matches.process import MatchChildren
+from rpsa.matches.warmpool import WarmPool
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder, make_site
 
-log = Logger()
-
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
-STOP_TIMEOUT = 5.0
-GC_THRESHOLD = 50_000  # allocations between young-generation collections (CPython's default: 700)
 
 
 def _number(kind, minimum, name):
-    """A parser for a numeric option that names the option in its error."""
+    """A parser for a numeric option that names the option in its error (``value_form`` describes its values)."""
 
     def parse(text):
         try:
@@ -48,6 +48,7 @@ def _number(kind, minimum, name):
             raise usage.UsageError(f"--{name}: must be a finite number of at least {minimum}, got {text}")
         return value
 
+    parse.value_form = f"{'integer' if kind is int else 'number'} ≥ {minimum}"
     return parse
 
 
@@ -63,12 +64,21 @@ def _port_range(text):
     return (low, high)
 
 
+class _ParsingOnly:
+    """Stands in for a reactor while an endpoint string is parsed: the parsers only store it.
+
+    Checking ``--listen`` must not import the global reactor (makeService is
+    the one place that does); any use of this stand-in fails the check.
+    """
+
+    def __getattr__(self, name):
+        raise AttributeError(f"no reactor while parsing options (wanted .{name})")
+
+
 def _check_endpoint(option, endpoint):
     """``endpoint`` if it is a valid server endpoint string, else a UsageError naming ``--option``."""
-    from twisted.internet import endpoints, reactor
-
     try:
-        endpoints.serverFromString(reactor, endpoint)
+        endpoints.serverFromString(_ParsingOnly(), endpoint)
     except Exception as e:
         if split_endpoint(endpoint)[0] == "systemd":
             raise usage.UsageError(
@@ -119,6 +129,18 @@ class Options(usage.Options):
         logs.LOG_FORMAT_OPTION,
         ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
     ]
+
+    # How the values of the options not parsed by _number look (docs/operations.md, rpsa.daemon.optionsdoc).
+    value_forms = {
+        "api-key-file": "path of a readable, non-empty file",
+        "listen": "Twisted endpoint; repeat the option, or list several in the variable separated by spaces",
+        "log-format": "`text` or `json`",
+        "match-interface": "address to bind",
+        "match-ports": "`MIN-MAX`, 1024 ≤ MIN ≤ MAX ≤ 65535",
+        "metrics-listen": "Twisted endpoint",
+        "notify-url": "`http://` or `https://` URL",
+        "public-url": "`http(s)://host[:port][/prefix]`",
+    }
 
     def __init__(self):
         super().__init__()
@@ -195,139 +217,45 @@ class Options(usage.Options):
         return config
 
 
-class GameServerService(logs.ProvidesLogObserver, service.MultiService):
-    """The lobby, the launcher and their listeners.
-
-    Stopping drains first (see :mod:`rpsa.daemon.drain`): the listeners keep
-    answering (``/healthz`` says ``draining``) until the running matches have
-    ended or the drain timeout passed; then every connection is closed, the
-    match children are stopped, and the listeners stop.  A drain that went
-    through exits with status 0, not by the signal that started it.
-    """
-
-    def __init__(self, lobby: Lobby, scheduler: TickScheduler, launcher: MatchLauncher, reactor,
-                 drain_timeout: float = 30.0, notifier=None, handle_signals: bool = False, systemd=None,
-                 tune_gc: bool = False):
-        super().__init__()
-        self.lobby = lobby
-        self.scheduler = scheduler
-        self.launcher = launcher
-        self.notifier = notifier
-        self.drainer = Drainer(reactor, lobby, launcher, drain_timeout)
-        self._reactor = reactor
-        self._handle_signals = handle_signals
-        self._tune_gc = tune_gc
-        # {}: without an explicit notifier (unit tests), never talk to systemd.
-        self.systemd = systemd if systemd is not None else SystemdNotifier(reactor, {})
-        self._status_loop = task.LoopingCall(self._report_status)
-        self._status_loop.clock = reactor
-
-    def startService(self):
-        if self._tune_gc:
-            # Long-lived objects (modules, the service tree) never need collecting:
-            # keep them out of the cyclic GC's passes, and collect less often (games
-            # make few cycles), so full passes do not stall thousands of games' ticks
-            # (at 4000 games: worst tick 285 ms -> 66 ms, p99 15 ms -> 3.4 ms).
-            gc.freeze()
-            gc.set_threshold(GC_THRESHOLD, 50, 100)
-        super().startService()  # the listeners are listening now
-        self.launcher.startWarming()
-        log.info("rpsa {version} serving", version=_version())
-        self.systemd.ready(self._status_text())
-        self._status_loop.start(1.0, now=False)
-
-    def _status_text(self) -> str:
-        text = status_text(len(self.lobby.games), self.drainer.running_matches())
-        return "draining: " + text if self.lobby.draining else text
-
-    def _report_status(self) -> None:
-        self.systemd.status(self._status_text())  # rate-limited; unchanged text is not resent
-
-    def _systemd_done(self, result):
-        if self._status_loop.running:
-            self._status_loop.stop()
-        self.systemd.stop()
-        return result
-
-    def stopService(self):
-        self.systemd.stopping()
-        if self._handle_signals:
-            self._install_hurry_handlers()
-        self.launcher.stopWarming()
-        d = self.drainer.drain()
-        d.addCallback(lambda _: self._close_everything())
-        d.addErrback(lambda f: log.failure("stopping: closing games and matches failed", f))
-        d.addCallback(lambda _: super(GameServerService, self).stopService())
-        d.addErrback(lambda f: log.failure("stopping the listeners failed", f))
-        d.addCallback(lambda _: self._exit_cleanly())
-        d.addBoth(self._systemd_done)
-        return d
-
-    def _close_everything(self) -> defer.Deferred:
-        connections = [conn.is_closed for conn in self.lobby.connections()]
-        self.lobby.close_all(wire.SHUTTING_DOWN, wire.CLOSE_REASONS[wire.SHUTTING_DOWN])
-        self.scheduler.stop()
-        children = self.launcher.stopAll()
-        if self.notifier is not None:
-            # After the children: their match_ended events are still sent (the notifier bounds its retries).
-            children.addBoth(lambda _: self.notifier.stop())
-        closed = defer.DeferredList([*connections, children], consumeErrors=True)
-        closed.addTimeout(STOP_TIMEOUT, self._reactor)
-        closed.addErrback(lambda f: log.warn("stopping: not everything closed within {t}s", t=STOP_TIMEOUT))
-        return closed
-
-    def _install_hurry_handlers(self) -> None:
-        # The first SIGTERM/SIGINT started this stop; a second one cuts the drain short.
-        def hurry(signum, frame):
-            self._reactor.callFromThread(self.drainer.hurry)
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, hurry)
-
-    def _exit_cleanly(self) -> None:
-        # twistd re-raises the stopping signal after shutdown (so the exit status
-        # says "killed by SIGTERM"); a completed graceful stop exits 0 instead.
-        if getattr(self._reactor, "_exitSignal", None) is not None:
-            self._reactor._exitSignal = None
-
-
-def _version() -> str:
-    from rpsa import __version__
-
-    return __version__
-
-
 def makeService(options, reactor=None):
-    """Build the rpsa service tree from parsed options."""
+    """Build the rpsa service tree from parsed options, each part after those it uses."""
     if reactor is None:
         from twisted.internet import reactor
-    logs.register_secret(options["api-key"])
-    metrics = Metrics()
+    redactor = logs.Redactor([options["api-key"]])
+    log_file = logs.log_file(options)
+    draining = DrainState()
+    counters = Counters(RouteLabels(route_templates()))
     settings = options.game_settings()
-    scheduler = TickScheduler(reactor, settings.tick, on_lag=metrics.tick_lag)
-    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=metrics)
-    urls = URLBuilder(options["public-url"])
+    scheduler = TickScheduler(reactor, settings.tick, on_lag=counters.tick_lag)
+    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining)
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
-    launcher = MatchLauncher(
-        reactor, options.child_config(),
-        launch_timeout=options["launch-timeout"], max_matches=options["max-matches"],
-        on_ended=lambda record: matches.match_ended(record),
-        warm=options["warm-matches"],
-        on_ready=lambda record: metrics.launch_succeeded(),
+    events = MatchNotifications(notifier)
+    children = MatchChildren(reactor, options.child_config(), launch_timeout=options["launch-timeout"],
+                             max_children=options["max-matches"])
+    warm_pool = WarmPool(children, size=options["warm-matches"])
+    launcher = MatchLauncher(children, warm_pool, observers=(counters, events))
+    metrics = Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool)
+    access = AccessPolicy(options["api-key"])
+    urls = URLBuilder(options["public-url"])
+    root = RootAPI(
+        access, draining, metrics,
+        lobby_api=LobbyAPI(lobby, access, urls),
+        compat_api=CompatAPI(lobby, access),
+        match_api=MatchAPI(launcher, urls, access, events=events, draining=draining, hooks=counters),
     )
-    matches = MatchAPI(launcher, urls, notifier, is_draining=lambda: lobby.draining,
-                       on_launch_failed=metrics.launch_failed)
-    metrics.attach(lobby=lobby, launcher=launcher)
-    api = LobbyAPI(lobby, AccessPolicy(options["api-key"]), urls, matches=matches, metrics=metrics)
-    site = make_site(api.resource(), reactor, on_request=metrics.http_request)
+    drainer = Drainer(reactor, draining, lobby, launcher, options["drain-timeout"])
+    systemd = SystemdNotifier(reactor)
     top = GameServerService(
-        lobby, scheduler, launcher, reactor,
-        drain_timeout=options["drain-timeout"], notifier=notifier, handle_signals=True,
-        systemd=SystemdNotifier(reactor), tune_gc=True,
+        lobby, scheduler, launcher, drainer, reactor, systemd, notifier=notifier, warm_pool=warm_pool,
+        signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True,
     )
-    top.log_observer = logs.log_observer(options, reactor=reactor)
+    top.log_observer = logs.log_observer(options, redactor, log_file)
+    site = make_site(root.resource(), reactor, on_request=counters.http_request)
+    launcher.setServiceParent(top)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)
     if options["metrics-listen"]:
         strports.service(options["metrics-listen"], metrics_site(metrics, reactor), reactor=reactor).setServiceParent(top)
+    warm_pool.setServiceParent(top)  # warms once the listeners listen
+    SystemdStatus(systemd, lobby, drainer, reactor).setServiceParent(top)  # last: READY once listening
     return top

@@ -1,37 +1,28 @@
-"""The lobby's HTTP API (``/api/...``, ``/healthz``), a Klein app with its state in the instance.
+"""The lobby's native HTTP API, a Klein app mounted at ``/api/`` (its routes are relative to it).
 
-Every route but ``/healthz`` and the WebSocket endpoints needs the API key when
-one is configured.  Errors are ``{"error": {"code", "message"}}``.
+Every route but the game WebSocket needs the API key when one is configured.
+Errors are ``{"error": {"code", "message"}}``; lobby errors map to statuses
+through :data:`LOBBY_STATUS`.
 """
 
 from __future__ import annotations
 
-import functools
-from urllib.parse import unquote
-
-from klein import Klein
-from prometheus_client import CONTENT_TYPE_LATEST
 from twisted.logger import Logger
-from twisted.web.resource import Resource
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import UnicodeConverter
 
 from rpsa.lobby import games as lobby_errors
-from rpsa.play import wire
-from rpsa.lobby.compat import CompatAPI
-from rpsa.matches.launcher import LaunchError
+from rpsa.play import views, wire
+from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
 from rpsa.web import (
-    AccessPolicy,
     APIError,
-    URLBuilder,
-    error_response,
+    add_not_found,
     id_field,
     json_response,
+    new_app,
     read_json_object,
+    requires_key,
     rounds_field,
 )
-from rpsa.play.websocket import make_resource
 
 log = Logger()
 
@@ -48,113 +39,36 @@ LOBBY_STATUS = {
 }
 
 
-def requires_key(route):
-    """Refuse the request with 401 unless it carries the API key (when one is set)."""
-
-    @functools.wraps(route)
-    def checked(self, request, *args, **kwargs):
-        if not self.access.allowed(request):
-            raise APIError(401, "unauthorized", "this route needs 'Authorization: Bearer <api key>'")
-        return route(self, request, *args, **kwargs)
-
-    return checked
-
-
-class _SegmentConverter(UnicodeConverter):
-    """A route parameter as re-encoded by :class:`_EncodedSlashes`, decoded again."""
-
-    def to_python(self, value):
-        return unquote(value)
-
-
-class _EncodedSlashes(Resource):
-    """Keeps a decoded ``/`` (sent as ``%2F``) inside its path segment.
-
-    Klein joins the decoded segments with ``/`` before routing, so a game id
-    holding a slash would otherwise split into two segments and match no route.
-    ``%`` and ``/`` are re-encoded here and decoded by :class:`_SegmentConverter`.
-    """
-
-    isLeaf = True
-
-    def __init__(self, inner):
-        super().__init__()
-        self._inner = inner
-
-    def render(self, request):
-        request.postpath = [s.replace(b"%", b"%25").replace(b"/", b"%2F") for s in request.postpath]
-        return self._inner.render(request)
+def lobby_api_error(error: lobby_errors.LobbyError) -> APIError:
+    """The APIError a lobby error is answered with."""
+    return APIError(LOBBY_STATUS.get(type(error), 400), error.code, error.message)
 
 
 class LobbyAPI:
-    """The HTTP API of the lobby; ``resource()`` is the root resource of the server."""
+    """``/api/characters`` and ``/api/games...`` over a lobby.
 
-    app = Klein()
-    app.url_map.converters["default"] = _SegmentConverter  # before any route is added
+    ``lobby``: the :class:`~rpsa.lobby.games.Lobby`; ``access``: the
+    :class:`~rpsa.web.AccessPolicy` (API key); ``urls``: the
+    :class:`~rpsa.web.URLBuilder` for the URLs handed out.
+    """
 
-    def __init__(self, lobby, access: AccessPolicy, urls: URLBuilder, matches=None, metrics=None):
+    app = new_app(translations=[(lobby_errors.LobbyError, lobby_api_error)])
+
+    def __init__(self, lobby, access, urls):
         self.lobby = lobby
         self.access = access
         self.urls = urls
-        self.matches = matches  # the MatchAPI, when the launcher is on
-        self.metrics = metrics
-        self.compat = CompatAPI(lobby, access)
 
     def resource(self):
-        """The Twisted Web resource serving this API."""
-        return _EncodedSlashes(self.app.resource())
+        """The Twisted Web resource serving this API (below its mount point)."""
+        return self.app.resource()
 
-    @app.handle_errors(APIError)
-    def _api_error(self, request, failure):
-        return error_response(request, failure.value)
-
-    @app.handle_errors(LaunchError)
-    def _launch_error(self, request, failure):
-        error = failure.value
-        return error_response(request, APIError(error.status, error.code, error.message))
-
-    @app.handle_errors(lobby_errors.LobbyError)
-    def _lobby_error(self, request, failure):
-        error = failure.value
-        return error_response(request, APIError(LOBBY_STATUS.get(type(error), 400), error.code, error.message))
-
-    @app.handle_errors(HTTPException)
-    def _routing_error(self, request, failure):
-        error = failure.value
-        code = "method_not_allowed" if error.code == 405 else "not_found" if error.code == 404 else "bad_request"
-        return error_response(request, APIError(error.code, code, error.description))
-
-    @app.handle_errors(Exception)  # last: handlers are tried in order
-    def _unexpected_error(self, request, failure):
-        log.failure("unexpected error answering {method} {path}", failure,
-                    method=request.method.decode("latin-1"), path=request.path.decode("latin-1"))
-        return error_response(request, APIError(500, "internal_error", "internal server error"))
-
-    # -- service -------------------------------------------------------------
-
-    @app.route("/healthz", methods=["GET"])
-    def healthz(self, request):
-        if self.lobby.draining:
-            return json_response(request, {"status": "draining"}, 503)
-        return json_response(request, {"status": "ok"})
-
-    @app.route("/metrics", methods=["GET"])
-    @requires_key
-    def metrics_page(self, request):
-        # Without the key only on --metrics-listen listeners (rpsa.daemon.metrics.metrics_site).
-        if self.metrics is None:
-            raise APIError(404, "not_found", "metrics are off")
-        request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
-        return self.metrics.render()
-
-    @app.route("/api/characters", methods=["GET"])
+    @app.route("/characters", methods=["GET"])
     @requires_key
     def characters(self, request):
         return json_response(request, {"characters": [f.to_json() for f in FIGHTERS.values()]})
 
-    # -- games ---------------------------------------------------------------
-
-    @app.route("/api/games", methods=["POST"])
+    @app.route("/games", methods=["POST"])
     @requires_key
     def create_game(self, request):
         body = read_json_object(request)
@@ -165,25 +79,25 @@ class LobbyAPI:
         session, seat = self.lobby.create(user_id, username, game_id, rounds)
         return json_response(request, self._seat_answer(request, session, seat), 201)
 
-    @app.route("/api/games", methods=["GET"])
+    @app.route("/games", methods=["GET"])
     @requires_key
     def list_games(self, request):
         joinable = _flag(request, b"joinable")
-        return json_response(request, {"games": [g.summary() for g in self.lobby.list(joinable)]})
+        return json_response(request, {"games": [views.summary(g) for g in self.lobby.list(joinable)]})
 
-    @app.route("/api/games/<game_id>", methods=["GET"])
+    @app.route("/games/<game_id>", methods=["GET"])
     @requires_key
     def get_game(self, request, game_id):
-        return json_response(request, self.lobby.get(game_id).summary())
+        return json_response(request, views.summary(self.lobby.get(game_id)))
 
-    @app.route("/api/games/<game_id>", methods=["DELETE"])
+    @app.route("/games/<game_id>", methods=["DELETE"])
     @requires_key
     def delete_game(self, request, game_id):
         self.lobby.remove(game_id, wire.GAME_REMOVED)
         log.info("game {game_id} removed through the API", game_id=game_id)
         return json_response(request, {"game_id": game_id, "removed": True})
 
-    @app.route("/api/games/<game_id>/players", methods=["POST"])
+    @app.route("/games/<game_id>/players", methods=["POST"])
     @requires_key
     def join_game(self, request, game_id):
         body = read_json_object(request)
@@ -192,54 +106,18 @@ class LobbyAPI:
         session, seat = self.lobby.join(game_id, user_id, username)
         return json_response(request, self._seat_answer(request, session, seat), 201)
 
-    @app.route("/api/games/<game_id>/players/<user_id>", methods=["DELETE"])
+    @app.route("/games/<game_id>/players/<user_id>", methods=["DELETE"])
     @requires_key
     def remove_player(self, request, game_id, user_id):
         self.lobby.remove_player(game_id, user_id)
         return json_response(request, {"game_id": game_id, "user_id": user_id, "removed": True})
 
-    @app.route("/api/games/<game_id>/ws", methods=["GET"])
+    @app.route("/games/<game_id>/ws", methods=["GET"])
     def game_websocket(self, request, game_id):
         # No API key: a player proves its seat with its token, spectating is open.
-        return make_resource(self.lobby.get(game_id))
+        return make_resource(self.lobby.factory(game_id))
 
-    # -- matches ---------------------------------------------------------------
-
-    @app.route("/api/match", methods=["PUT"])
-    @requires_key
-    def put_match(self, request):
-        return self._launcher_api().put_match(request)
-
-    @app.route("/api/match", methods=["GET"])
-    @requires_key
-    def list_matches(self, request):
-        return self._launcher_api().list_matches(request)
-
-    @app.route("/api/match/<match_id>", methods=["GET"])
-    @requires_key
-    def get_match(self, request, match_id):
-        return self._launcher_api().get_match(request, match_id)
-
-    @app.route("/api/match/<match_id>", methods=["DELETE"])
-    @requires_key
-    def delete_match(self, request, match_id):
-        return self._launcher_api().delete_match(request, match_id)
-
-    def _launcher_api(self):
-        if self.matches is None:
-            raise APIError(404, "not_found", "the match launcher is off")
-        return self.matches
-
-    # -- the rest ------------------------------------------------------------
-
-    @app.route("/api/", branch=True)
-    def api_not_found(self, request):
-        raise APIError(404, "not_found", "no such API route")
-
-    @app.route("/", branch=True)
-    def original_routes(self, request):
-        """Everything else: the original server's routes (and 404)."""
-        return self.compat.resource()
+    add_not_found(app, "/", "no such API route", branch=True)
 
     def _seat_answer(self, request, session, seat):
         answer = {"game_id": session.game_id, "player_token": seat.token}

@@ -8,6 +8,7 @@ player 2 gone reopens it (the host is told 4003).
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from twisted.logger import Logger
@@ -18,7 +19,8 @@ from rpsa.play.session import GameSession, Seat, SeatTaken, SessionOwner
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 from rpsa.play.settings import GameSettings
-from rpsa.play.websocket import make_factory
+from rpsa.play.fastpath import FramePreparer
+from rpsa.play.websocket import GameConnectionFactory
 
 log = Logger()
 
@@ -66,10 +68,21 @@ class Draining(LobbyError):
 
 
 class Lobby(SessionOwner):
-    """All games of this process, by id, and their seats, by token."""
+    """All games of this process, by id, and their seats, by token.
 
-    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None):
+    ``reactor``: the reactor (time, and the games' WebSocket factories);
+    ``settings``: every game's :class:`~rpsa.play.settings.GameSettings`;
+    ``scheduler``: the :class:`~rpsa.play.ticker.TickScheduler` ticking the
+    games; ``max_games``: most games held at once; ``hooks``: the
+    :class:`~rpsa.play.hooks.ServerHooks` told about games and connections;
+    ``draining``: an object whose ``active`` attribute is true while the server
+    drains (new games and joins are refused then); None: never.
+    """
+
+    def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
+                 draining=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
+        self.frames = FramePreparer()  # one for every game's messages
         self._reactor = reactor
         self.settings = settings
         self._scheduler = scheduler
@@ -78,13 +91,14 @@ class Lobby(SessionOwner):
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
-        self.draining = False
+        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # until each session closes
+        self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
 
     def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3) -> Tuple[GameSession, Seat]:
         """Create a game with ``user_id`` as its host (seat 1)."""
-        if self.draining:
+        if self._draining.active:
             raise Draining("the server is draining: no new games")
         if game_id is not None and game_id in self.games:
             raise GameExists(f"game {game_id!r} already exists")
@@ -94,8 +108,8 @@ class Lobby(SessionOwner):
             game_id = secrets.token_urlsafe(9)
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
-        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, owner=self)
-        make_factory(session, self._reactor, self.hooks, self.heartbeat)
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self)
+        self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)
@@ -105,7 +119,7 @@ class Lobby(SessionOwner):
 
     def join(self, game_id: str, user_id: str, username: str) -> Tuple[GameSession, Seat]:
         """Seat ``user_id`` as player 2."""
-        if self.draining:
+        if self._draining.active:
             raise Draining("the server is draining: no new players")
         session = self.get(game_id)
         if session.seat_for_user(user_id) is not None:
@@ -126,6 +140,10 @@ class Lobby(SessionOwner):
         if session is None:
             raise NoSuchGame(f"no game {game_id!r}")
         return session
+
+    def factory(self, game_id: str) -> GameConnectionFactory:
+        """The WebSocket factory of the live game with this id, or raise NoSuchGame."""
+        return self._factories[self.get(game_id)]
 
     def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
         """The session and seat a token opens, or None."""
@@ -187,6 +205,7 @@ class Lobby(SessionOwner):
 
     def session_closed(self, session: GameSession) -> None:
         self._finishing.discard(session)
+        self._factories.pop(session, None)
         self._forget(session)
 
     # -- internals -------------------------------------------------------------

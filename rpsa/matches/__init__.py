@@ -1,8 +1,11 @@
-"""One child process per match: the launcher, its line protocol, and the child itself.
+"""One child process per match: the launcher, the warm pool, their line protocol, and the child itself.
 
 :mod:`~rpsa.matches.stdio` is the daemon <-> child line protocol (both
-directions); :mod:`~rpsa.matches.child` is the child's program
-(``python -m rpsa.matches.child``); :mod:`~rpsa.matches.process`,
-:mod:`~rpsa.matches.launcher` and :mod:`~rpsa.matches.warmpool` run children from
-the daemon; :mod:`~rpsa.matches.api` is ``/api/match``.
+directions, the match states, and its only description);
+:mod:`~rpsa.matches.child` is the child's program (``python -m
+rpsa.matches.child``); :mod:`~rpsa.matches.process` spawns, reads and stops
+children; :mod:`~rpsa.matches.launcher` (the match table) and
+:mod:`~rpsa.matches.warmpool` are the daemon's services that run them;
+:mod:`~rpsa.matches.notify` posts match events; :mod:`~rpsa.matches.api` is
+``/api/match``.
 """

@@ -1,41 +1,44 @@
 """``/api/match``: a matchmaker asks for a dedicated child game server per match.
 
-``PUT /api/match`` starts a child through :class:`~rpsa.matches.launcher.MatchLauncher`
-and answers with its port, the players' tokens and URLs; the same body again
-while the match lives answers 200 with the same answer.  ``GET`` lists and
-shows matches, ``DELETE`` stops one.
+A Klein app mounted at ``/api/match`` (its routes are relative to it).
+``PUT /api/match`` starts a child through the launcher and answers with its
+port, the players' tokens and URLs; the same body again while the match lives
+answers 200 with the same answer.  ``GET`` lists and shows matches, ``DELETE``
+stops one.
 """
 
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any, Dict
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from rpsa.matches.launcher import LaunchError
+from rpsa.matches.notify import MatchNotifications
+from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.session import new_token
-from rpsa.web import APIError, id_field, json_response, read_json_object, rounds_field
+from rpsa import web
 
 log = Logger()
 
 MATCH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-LIVE_STATES = ("starting", "waiting", "playing")
 
 
 def parse_match_request(body: Dict[str, Any]) -> Dict[str, Any]:
     """The match a PUT asks for (without tokens), or raise APIError 400."""
     match_id = body.get("match_id")
     if not isinstance(match_id, str) or not MATCH_ID.match(match_id):
-        raise APIError(400, "bad_field", "'match_id' must be 1-64 letters, digits, '-' or '_'")
+        raise web.APIError(400, "bad_field", "'match_id' must be 1-64 letters, digits, '-' or '_'")
     players = body.get("players")
     if not isinstance(players, list) or len(players) != 2 or not all(isinstance(p, dict) for p in players):
-        raise APIError(400, "bad_field", "'players' must list exactly two players {user_id, username}")
-    parsed = [{"user_id": id_field(p, "user_id"), "username": id_field(p, "username")} for p in players]
+        raise web.APIError(400, "bad_field", "'players' must list exactly two players {user_id, username}")
+    parsed = [{"user_id": web.id_field(p, "user_id"), "username": web.id_field(p, "username")} for p in players]
     if parsed[0]["user_id"] == parsed[1]["user_id"]:
-        raise APIError(400, "bad_field", "the two players must have different user_ids")
-    return {"match_id": match_id, "rounds": rounds_field(body), "players": parsed}
+        raise web.APIError(400, "bad_field", "the two players must have different user_ids")
+    return {"match_id": match_id, "rounds": web.rounds_field(body), "players": parsed}
 
 
 def _without_tokens(request: Dict[str, Any]) -> Dict[str, Any]:
@@ -46,77 +49,102 @@ def _without_tokens(request: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-class MatchAPI:
-    """The match launcher's HTTP handlers; :class:`rpsa.lobby.api.LobbyAPI` routes ``/api/match`` here."""
+def launch_api_error(error: LaunchError) -> web.APIError:
+    """The APIError a launch error is answered with: its own status, code and message."""
+    return web.APIError(error.status, error.code, error.message)
 
-    def __init__(self, launcher, urls, notifier=None, is_draining=lambda: False, on_launch_failed=None):
+
+class MatchHooks:
+    """Hears what the match API does (the metrics implement it); every method is a no-op here."""
+
+    def launch_failed(self, code: str) -> None:
+        """A new match could not be launched: ``code`` is the launch error's code."""
+
+
+class MatchAPI:
+    """The match launcher's HTTP API.
+
+    ``launcher``: the :class:`~rpsa.matches.launcher.MatchLauncher`;
+    ``urls``: the :class:`~rpsa.web.URLBuilder`; ``access``: the
+    :class:`~rpsa.web.AccessPolicy` (API key); ``events``: the
+    :class:`~rpsa.matches.notify.MatchNotifications` to report launches to; ``draining``: an object whose
+    ``active`` attribute is true while the server drains (no new matches then);
+    ``hooks``: a :class:`MatchHooks`.
+    """
+
+    app = web.new_app(translations=[(LaunchError, launch_api_error)])
+
+    def __init__(self, launcher, urls, access, events=None, draining=None, hooks=None):
         self.launcher = launcher
         self.urls = urls
-        self.notifier = notifier
-        self._is_draining = is_draining
-        self._on_launch_failed = on_launch_failed
+        self.access = access
+        self.events = events if events is not None else MatchNotifications()
+        self.draining = draining if draining is not None else SimpleNamespace(active=False)
+        self.hooks = hooks if hooks is not None else MatchHooks()
 
+    def resource(self):
+        """The Twisted Web resource serving this API (below its mount point)."""
+        return self.app.resource()
+
+    @app.route("/", methods=["PUT"])
+    @web.requires_key
     @defer.inlineCallbacks
     def put_match(self, request):
         """``PUT /api/match``: start (or find) a match; fires with the JSON answer."""
-        wanted = parse_match_request(read_json_object(request))
+        wanted = parse_match_request(web.read_json_object(request))
         match_id = wanted["match_id"]
         existing = self.launcher.get(match_id)
         status = 201
         if existing is not None and existing.state in LIVE_STATES:
             if _without_tokens(existing.request) != wanted:
-                raise APIError(409, "match_exists", f"match {match_id} is live with a different request")
+                raise web.APIError(409, "match_exists", f"match {match_id} is live with a different request")
             launch_request, status = existing.request, 200
         else:
-            if self._is_draining():
-                raise APIError(503, "draining", "the server is draining: no new matches")
+            if self.draining.active:
+                raise web.APIError(503, "draining", "the server is draining: no new matches")
             launch_request = dict(wanted, players=[dict(p, token=new_token()) for p in wanted["players"]])
         try:
             record = yield self.launcher.launch(launch_request)
         except LaunchError as e:
             if e.code == "match_exists" and existing is not None:
                 # The match has ended but its child is still exiting: the id frees up in a moment.
-                raise APIError(409, "match_ending", f"match {match_id} has just ended ({existing.state}); "
+                raise web.APIError(409, "match_ending", f"match {match_id} has just ended ({existing.state}); "
                                                     "its server is still stopping: retry in a few seconds") from None
-            if status == 201 and self._on_launch_failed is not None:
-                self._on_launch_failed(e.code)  # counted once, not for a repeated PUT
+            if status == 201:
+                self.hooks.launch_failed(e.code)  # counted once, not for a repeated PUT
             raise
         answer = self._answer(request, record)
         if status == 201:
-            log.info("match {match_id} started on port {port}", match_id=match_id, port=record.port)
-            self._notify({"event": "match_ready", "match_id": match_id, "port": record.port,
-                          "spectate_url": answer["spectate_url"]})
-        return json_response(request, answer, status)
+            self.events.match_launched(record, answer["spectate_url"])
+        return web.json_response(request, answer, status)
 
+    @app.route("/", methods=["GET"])
+    @web.requires_key
     def list_matches(self, request):
         """``GET /api/match``."""
-        return json_response(request, {"matches": [record.to_json() for record in self.launcher.list()]})
+        return web.json_response(request, {"matches": [record.to_json() for record in self.launcher.list()]})
 
+    @app.route("/<match_id>", methods=["GET"])
+    @web.requires_key
     def get_match(self, request, match_id):
         """``GET /api/match/{match_id}``."""
         record = self.launcher.get(match_id)
         if record is None:
-            raise APIError(404, "match_not_found", f"no match {match_id!r}")
-        return json_response(request, record.to_json())
+            raise web.APIError(404, "match_not_found", f"no match {match_id!r}")
+        return web.json_response(request, record.to_json())
 
+    @app.route("/<match_id>", methods=["DELETE"])
+    @web.requires_key
     @defer.inlineCallbacks
     def delete_match(self, request, match_id):
         """``DELETE /api/match/{match_id}``: stop the child (TERM, then KILL)."""
         if self.launcher.get(match_id) is None:
-            raise APIError(404, "match_not_found", f"no match {match_id!r}")
+            raise web.APIError(404, "match_not_found", f"no match {match_id!r}")
         record = yield self.launcher.stop(match_id)
         log.info("match {match_id} stopped through the API", match_id=match_id)
-        return json_response(request, record.to_json())
+        return web.json_response(request, record.to_json())
 
-    def match_ended(self, record) -> None:
-        """The launcher's ``on_ended`` hook: log and notify."""
-        ending = {"result": record.result} if record.result is not None else {"reason": record.reason}
-        log.info("match {match_id} ended: {ending}", match_id=record.match_id, ending=ending)
-        self._notify({"event": "match_ended", "match_id": record.match_id, **ending})
-
-    def _notify(self, event: Dict[str, Any]) -> None:
-        if self.notifier is not None:
-            self.notifier.post(event)
+    web.add_not_found(app, "/", "no such API route", branch=True)
 
     def _answer(self, request, record) -> Dict[str, Any]:
         base = self.urls.base(request, port=record.port)

@@ -1,17 +1,9 @@
 """The match child: ``python -m rpsa.matches.child`` serves one match on its own port, then exits.
 
-It is spawned by the daemon's :mod:`rpsa.matches.launcher` and talks to it over stdio:
-
-* stdin, line 1: the server config, JSON (``ports`` [min, max], ``interface``,
-  and the game settings).  The child binds the first free port in the range
-  and prints ``Port: N`` (or ``Error: no_free_port: ...`` and exits 1).
-* stdin, line 2 (at once, or later for a warm child): the match, JSON
-  (``match_id``, ``rounds``, ``players`` [{``user_id``, ``username``, ``token``}]).
-  Tokens come only this way, never on the command line.
-* stdout: ``Status: {json}`` on connects and state changes, ``Result: {json}``
-  when the match ends (``winner``, ``loser``, ``round_wins``; or ``reason``).
-* stdin reaching EOF means the daemon is gone: the child closes its
-  connections and exits at once (there is nobody left to report to).
+It is spawned by the daemon (:mod:`rpsa.matches.process`) and talks to it over
+stdio; :mod:`rpsa.matches.stdio` is that protocol (both directions) and its only
+description.  :class:`ControlProtocol` is the child's end of stdio;
+:class:`MatchRunner` binds the port, owns the match's session and reports.
 
 Players connect to ``ws://HOST:N/ws?token=T``, spectators to ``ws://HOST:N/ws``.
 Either player may connect first; if both are not connected within the join
@@ -20,80 +12,43 @@ timeout the match ends with reason ``abandoned``.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Dict, Optional
 
 from twisted.internet import defer, error, stdio
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
-from twisted.protocols.basic import LineReceiver
 from twisted.web.resource import Resource
 
+from rpsa.matches.stdio import (
+    EXIT_BAD_INPUT, EXIT_OK, PLAYING, PORT, RESULT, STATUS, WAITING,
+    ChildError, LineBuffer, decode_config, decode_match, error_report, json_report, report_line,
+)
 from rpsa.play import wire
+from rpsa.play.fastpath import FramePreparer
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
-from rpsa.rules import GameState
-from rpsa.rules.game import VALID_ROUNDS
 from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
+from rpsa.play.websocket import GameConnectionFactory, make_resource
+from rpsa.rules import GameState
 from rpsa.web import make_site
-from rpsa.play.websocket import make_factory, make_resource
 
 log = Logger()
 
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 CLOSE_WAIT = 3.0  # seconds to let connections finish closing before exiting
 FLUSH_WAIT = 2.0  # seconds to let stdout drain before exiting anyway
 
 
-class ChildError(Exception):
-    """A failure reported to the daemon as ``Error: code: message``."""
+class ChildControl:
+    """What a :class:`MatchRunner` needs from its end of stdio; every method is a no-op here."""
 
-    def __init__(self, code: str, message: str, status: int = EXIT_ERROR):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+    def report(self, line: bytes) -> None:
+        """Write ``line`` (see :mod:`rpsa.matches.stdio`) to the daemon."""
 
-
-def parse_config(line: bytes) -> Dict[str, Any]:
-    """The server config line, validated."""
-    try:
-        config = json.loads(line)
-    except ValueError:
-        raise ChildError("bad_config", "the config line is not JSON", EXIT_BAD_INPUT) from None
-    if not isinstance(config, dict):
-        raise ChildError("bad_config", "the config line must be a JSON object", EXIT_BAD_INPUT)
-    ports = config.get("ports")
-    if (
-        not isinstance(ports, list) or len(ports) != 2
-        or not all(type(p) is int and 1 <= p <= 65535 for p in ports) or ports[0] > ports[1]
-    ):
-        raise ChildError("bad_config", "'ports' must be [min, max] within 1..65535", EXIT_BAD_INPUT)
-    if not isinstance(config.get("interface", "127.0.0.1"), str):
-        raise ChildError("bad_config", "'interface' must be a string", EXIT_BAD_INPUT)
-    return config
-
-
-def parse_match(line: bytes) -> Dict[str, Any]:
-    """The match line, validated (the daemon validated it too; this is a backstop)."""
-    try:
-        match = json.loads(line)
-    except ValueError:
-        raise ChildError("bad_match", "the match line is not JSON", EXIT_BAD_INPUT) from None
-    players = match.get("players") if isinstance(match, dict) else None
-    if (
-        not isinstance(players, list) or len(players) != 2
-        or not all(isinstance(p, dict) and all(isinstance(p.get(k), str) and p.get(k) for k in ("user_id", "username", "token")) for p in players)
-        or players[0]["user_id"] == players[1]["user_id"]
-    ):
-        raise ChildError("bad_match", "'players' must be two distinct players with user_id, username and token", EXIT_BAD_INPUT)
-    if not isinstance(match.get("match_id"), str):
-        raise ChildError("bad_match", "'match_id' must be a string", EXIT_BAD_INPUT)
-    if match.setdefault("rounds", 3) not in VALID_ROUNDS or type(match["rounds"]) is not int:
-        raise ChildError("bad_match", "'rounds' must be an odd integer from 1 to 9", EXIT_BAD_INPUT)
-    return match
+    def exit(self, status: int) -> None:
+        """Stop the process with exit ``status``."""
 
 
 class _ConnectionTracker(ServerHooks):
@@ -110,12 +65,15 @@ class _ConnectionTracker(ServerHooks):
 
 
 class MatchRunner(SessionOwner):
-    """Runs one match: binds the port, owns the session, reports to the daemon."""
+    """Runs one match: binds the port, owns the session, reports to the daemon.
 
-    def __init__(self, reactor, report, exit):
+    ``reactor`` runs everything; ``control`` (a :class:`ChildControl`) writes
+    the reports and stops the process.
+    """
+
+    def __init__(self, reactor, control: ChildControl):
         self._reactor = reactor
-        self._report = report          # report(kind, text): writes "Kind: text" on stdout
-        self._exit = exit              # exit(status): stops the process
+        self._control = control
         self.settings: Optional[GameSettings] = None
         self.config: Optional[Dict[str, Any]] = None
         self.session: Optional[GameSession] = None
@@ -135,6 +93,7 @@ class MatchRunner(SessionOwner):
         self.settings = GameSettings.from_json(config)
         self._scheduler = TickScheduler(self._reactor, self.settings.tick)
         self._heartbeat = Heartbeat(self._reactor, self.settings.ping_interval)
+        self._frames = FramePreparer()
         site = make_site(self._root, self._reactor)
         low, high = config["ports"]
         interface = config.get("interface", "127.0.0.1")
@@ -143,7 +102,7 @@ class MatchRunner(SessionOwner):
                 self.port = self._reactor.listenTCP(port, site, interface=interface)
             except error.CannotListenError:
                 continue
-            self._report("Port", str(port))
+            self._control.report(report_line(PORT, str(port)))
             log.info("match child listening on {interface}:{port}", interface=interface, port=port)
             return port
         raise ChildError("no_free_port", f"no free port in {low}-{high}")
@@ -153,13 +112,13 @@ class MatchRunner(SessionOwner):
         """Start waiting for this match's players."""
         session = GameSession(
             match["match_id"], match["rounds"], self._reactor, self.settings,
-            self._scheduler, owner=self, host_first=False,
+            self._scheduler, self._frames, owner=self, host_first=False,
         )
-        factory = make_factory(session, self._reactor, self._tracker, self._heartbeat)
+        factory = GameConnectionFactory(session, self._reactor, self._tracker, self._heartbeat)
         for player in match["players"]:
             session.add_seat(player["user_id"], player["username"], player["token"])
         self.session = session
-        self._root.putChild(b"ws", make_resource(session))
+        self._root.putChild(b"ws", make_resource(factory))
         log.info("match {match_id} waiting for its players", match_id=session.game_id)
         self._status()
         return factory
@@ -191,16 +150,16 @@ class MatchRunner(SessionOwner):
         session = self.session
         if session is None or self._ending:
             return
-        state = "playing" if session.engine.state >= GameState.IN_PROGRESS else "waiting"
+        state = PLAYING if session.engine.state >= GameState.IN_PROGRESS else WAITING
         status = {"state": state, "players": [{"user_id": s.user_id, "connected": s.connected} for s in session.seats]}
         if status != self._last_status:
             self._last_status = status
-            self._report("Status", json.dumps(status, separators=(",", ":")))
+            self._control.report(json_report(STATUS, status))
 
     def _result(self, result: Dict[str, Any]) -> None:
         if not self._ending:
             self._ending = True
-            self._report("Result", json.dumps(result, separators=(",", ":")))
+            self._control.report(json_report(RESULT, result))
 
     def daemon_gone(self) -> None:
         """stdin closed: the daemon is gone, so is this match."""
@@ -225,18 +184,16 @@ class MatchRunner(SessionOwner):
         return d
 
     def _finish(self, status: int) -> None:
-        self._closed_connections().addCallback(lambda _: self._exit(status))
+        self._closed_connections().addCallback(lambda _: self._control.exit(status))
 
 
-class ControlProtocol(LineReceiver):
-    """The daemon's side of stdio: config and match lines in, reports out."""
-
-    delimiter = b"\n"
-    MAX_LENGTH = 64 * 1024
+class ControlProtocol(Protocol, ChildControl):
+    """The child's end of stdio (``reactor`` runs it): config and match lines in, reports out."""
 
     def __init__(self, reactor):
         self._reactor = reactor
-        self.runner = MatchRunner(reactor, self.report, self.exit)
+        self.runner = MatchRunner(reactor, self)
+        self._stdin = LineBuffer()
         self._lines = 0
         self.exit_status = EXIT_OK
         self._exiting = False
@@ -244,23 +201,29 @@ class ControlProtocol(LineReceiver):
     def connectionMade(self):
         self._reactor.addSystemEventTrigger("before", "shutdown", self.runner.shutdown)
 
-    def report(self, kind: str, text: str) -> None:
+    def report(self, line: bytes) -> None:
         """One line to the daemon."""
-        self.transport.write(f"{kind}: {text}\n".encode("utf-8"))
+        self.transport.write(line)
 
-    def lineReceived(self, line: bytes) -> None:
+    def dataReceived(self, data: bytes) -> None:
+        for line in self._stdin.feed(data):
+            if self._exiting:
+                return
+            if line is None:
+                self._fail(ChildError("bad_input", "a stdin line is too long", EXIT_BAD_INPUT))
+            else:
+                self._line_received(line)
+
+    def _line_received(self, line: bytes) -> None:
         self._lines += 1
         try:
             if self._lines == 1:
-                d = self.runner.configure(parse_config(line))
+                d = self.runner.configure(decode_config(line))
                 d.addErrback(self._failed)
             elif self._lines == 2:
-                self.runner.assign(parse_match(line))
+                self.runner.assign(decode_match(line))
         except ChildError as e:
             self._fail(e)
-
-    def lineLengthExceeded(self, line):
-        self._fail(ChildError("bad_input", "a stdin line is too long", EXIT_BAD_INPUT))
 
     def _failed(self, failure):
         if failure.check(ChildError):
@@ -270,8 +233,8 @@ class ControlProtocol(LineReceiver):
             self._fail(ChildError("internal_error", str(failure.value)))
 
     def _fail(self, e: ChildError) -> None:
-        self.report("Error", f"{e.code}: {e.message}")
-        self.exit(e.status)
+        self.report(error_report(e))
+        self.exit(e.exit_status)
 
     def connectionLost(self, reason):
         if self._exiting:

@@ -1,5 +1,8 @@
 """Match notifications: POST events as JSON to a URL, retrying with exponential backoff.
 
+:class:`MatchNotifications` is the launcher's observer that logs each match's
+end and posts it as a ``match_ended`` event.
+
 A :class:`Notifier` never raises to its caller: :meth:`Notifier.post`
 returns a Deferred that fires with ``True`` once the event was delivered (a
 2xx answer) and ``False`` once it gave up (``attempts`` failures, each logged)
@@ -14,9 +17,12 @@ from typing import Any, Dict, Optional
 from urllib.parse import urlsplit, urlunsplit
 
 import treq
+from twisted.application import service
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, TimeoutError, succeed
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+
+from rpsa.matches.launcher import MatchObserver, MatchRecord
 
 log = Logger()
 
@@ -51,13 +57,14 @@ class _Delivery:
             self._waiting.cancel()
 
 
-class Notifier:
-    """POSTs events to ``url`` with a treq ``HTTPClient`` (default: the ``treq`` module).
+class Notifier(service.Service):
+    """POSTs events to ``url`` with ``treq_client``, a treq ``HTTPClient`` (default: the ``treq`` module).
 
-    Attempt ``n`` that fails (a connection error, a non-2xx status, or no
-    complete answer within ``timeout`` seconds) is followed by attempt
-    ``n + 1`` after ``backoff * 2 ** (n - 1)`` seconds, up to ``attempts``
-    attempts in all.  After :meth:`stop` it sends nothing more.
+    ``reactor`` times the attempts.  Attempt ``n`` that fails (a connection
+    error, a non-2xx status, or no complete answer within ``timeout`` seconds)
+    is followed by attempt ``n + 1`` after ``backoff * 2 ** (n - 1)`` seconds,
+    up to ``attempts`` attempts in all.  After :meth:`stopService` it sends
+    nothing more.
     """
 
     def __init__(
@@ -96,8 +103,9 @@ class Notifier:
             self._pending[delivery] = done
         return result
 
-    def stop(self) -> Deferred:
+    def stopService(self) -> Deferred:
         """Cancel pending requests and retries; fire with ``None`` once every post has finished."""
+        super().stopService()
         self._stopped = True
         pending = list(self._pending.items())
         for delivery, _ in pending:
@@ -155,6 +163,31 @@ class Notifier:
     def _bug(self, failure, event: Dict[str, Any]) -> bool:
         log.failure("notification {what}: unexpected error", failure, what=_describe(event))
         return False
+
+
+class MatchNotifications(MatchObserver):
+    """Logs the start and end of each match and posts them as ``match_ready`` and ``match_ended``.
+
+    ``notifier``: the :class:`Notifier` to post through (``None``: log only).
+    """
+
+    def __init__(self, notifier: Optional[Notifier] = None):
+        self._notifier = notifier
+
+    def match_launched(self, record: MatchRecord, spectate_url: str) -> None:
+        """A match launched through the API has its port (the API knows its public URLs)."""
+        log.info("match {match_id} started on port {port}", match_id=record.match_id, port=record.port)
+        self._post({"event": "match_ready", "match_id": record.match_id, "port": record.port,
+                    "spectate_url": spectate_url})
+
+    def match_ended(self, record: MatchRecord) -> None:
+        ending = {"result": record.result} if record.result is not None else {"reason": record.reason}
+        log.info("match {match_id} ended: {ending}", match_id=record.match_id, ending=ending)
+        self._post({"event": "match_ended", "match_id": record.match_id, **ending})
+
+    def _post(self, event: Dict[str, Any]) -> None:
+        if self._notifier is not None:
+            self._notifier.post(event)
 
 
 def _redacted(url: str) -> str:

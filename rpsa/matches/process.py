@@ -1,63 +1,35 @@
 """One match child process (``python -m rpsa.matches.child``): spawning it, reading it, stopping it.
 
-The daemon and a child talk over the child's standard streams:
-
-- stdin, daemon to child: one JSON line with the server config, then (at once
-  for a cold launch, later for a warm child) one JSON line with the match.
-  The daemon never closes stdin while the child lives: the child exits when
-  stdin reaches EOF, which is how it notices a daemon killed with SIGKILL.
-- stdout, child to daemon: ``Port: N`` once the child listens,
-  ``Error: [code: ]message`` if it cannot start, then ``Status: {json}`` and
-  ``Result: {json}`` lines.  Any other line is noise, logged at debug level.
-- stderr: read and logged at info level, at most ``MAX_STDERR_LINES`` lines of
-  at most ``MAX_STDERR_LINE`` characters per child; the last line is kept for
-  error messages.
-
-:class:`MatchProcess` is the ``ProcessProtocol`` for one child.  It knows
-nothing about the match table; :mod:`rpsa.matches.launcher` builds on it.
+:class:`MatchProcess` is the ``ProcessProtocol`` of one child: it writes the
+lines of :mod:`rpsa.matches.stdio` to the child's stdin and reads its stdout
+with that module's framing and parser.  The child's stderr is read and logged
+at info level, at most ``MAX_STDERR_LINES`` lines of at most
+``MAX_STDERR_LINE`` characters per child; the last line is kept for error
+messages.  :class:`MatchChildren` spawns and stops children for the launcher
+and the warm pool alike, and counts them against one limit.  Neither knows
+about the match table; :mod:`rpsa.matches.launcher` builds on them.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple
+import os
+import sys
+from typing import Any, List, Mapping, NamedTuple, Optional
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, TimeoutError, fail, maybeDeferred, succeed
 from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from rpsa.matches.stdio import MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, encode_line, parse_report, text_of
+
 log = Logger()
 
-PORT_LINE = re.compile(rb"^Port:\s(\d+)\n?")
-ERROR_LINE = re.compile(rb"^Error:\s(?:([a-z][a-z0-9_]*):\s)?(.*)", re.S)
-JSON_LINE = re.compile(rb"^(Status|Result):\s(.*)", re.S)
-
-DEFAULT_ERROR_CODE = "child_error"
-
-# A partial stdout line longer than this is dropped, so a runaway child
-# cannot make the daemon buffer without bound.
-MAX_LINE = 64 * 1024
 # stderr lines are truncated to this many characters when logged ...
 MAX_STDERR_LINE = 1024
 # ... and at most this many are logged per child; the rest are counted.
 MAX_STDERR_LINES = 200
-# Error messages from a child are cut to this many characters.
-MAX_MESSAGE = 500
-
-
-class ChildError(Exception):
-    """A child that could not start: ``code`` (snake_case) and a human ``message``."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
 
 
 class ExitStatus(NamedTuple):
@@ -67,7 +39,7 @@ class ExitStatus(NamedTuple):
     signal: Optional[int]
 
     @classmethod
-    def fromReason(cls, reason: Failure) -> "ExitStatus":
+    def from_reason(cls, reason: Failure) -> "ExitStatus":
         """The status carried by ``processEnded``'s ``ProcessDone`` or ``ProcessTerminated``."""
         return cls(getattr(reason.value, "exitCode", None), getattr(reason.value, "signal", None))
 
@@ -82,92 +54,6 @@ class ExitStatus(NamedTuple):
         if self.signal is not None:
             return f"signal {self.signal}"
         return f"exit code {self.exit_code}"
-
-
-def encode_line(value: Any) -> bytes:
-    """``value`` as one compact JSON line (raises ``TypeError``/``ValueError`` if it is not JSON)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode("utf-8") + b"\n"
-
-
-def _text(raw: bytes, limit: int = MAX_MESSAGE) -> str:
-    return raw.decode("utf-8", "replace").rstrip("\r\n")[:limit]
-
-
-def parse_line(line: bytes) -> Tuple[str, Any]:
-    """Classify one complete stdout line of a child.
-
-    Returns one of ``("port", int)``, ``("error", ChildError)``,
-    ``("status", dict)``, ``("result", dict)``, ``("malformed", str)`` (a
-    status or result line whose payload is not a JSON object) or
-    ``("noise", str)``.
-    """
-    match = PORT_LINE.match(line)
-    if match:
-        port = int(match.group(1))
-        if not 0 < port < 65536:
-            return "error", ChildError("bad_port", f"child reported port {port}")
-        return "port", port
-    match = ERROR_LINE.match(line)
-    if match:
-        code = match.group(1).decode("ascii") if match.group(1) else DEFAULT_ERROR_CODE
-        return "error", ChildError(code, _text(match.group(2)))
-    match = JSON_LINE.match(line)
-    if match:
-        kind = match.group(1).decode("ascii").lower()
-        try:
-            payload = json.loads(match.group(2))
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
-            return "malformed", f"{kind} line is not a JSON object: {_text(match.group(2), 200)!r}"
-        return kind, payload
-    return "noise", _text(line, 200)
-
-
-class LineBuffer:
-    """Splits a byte stream into lines, dropping any line longer than ``max_length``.
-
-    A dropped line comes out as ``None``.  The work done per chunk is
-    proportional to the chunk, however the stream is split.
-    """
-
-    def __init__(self, max_length: int):
-        self._max = max_length
-        self._buffer = bytearray()
-        self._dropping = False
-
-    def feed(self, data: bytes) -> List[Optional[bytes]]:
-        """Add ``data``; return the lines it completed, without their ``\\n``."""
-        lines: List[Optional[bytes]] = []
-        if b"\n" not in data:
-            self._append(data, lines)
-            return lines
-        head, *middle, tail = data.split(b"\n")
-        self._append(head, lines)
-        if not self._dropping:
-            lines.append(bytes(self._buffer))
-        self._buffer.clear()
-        self._dropping = False
-        lines.extend(None if len(line) > self._max else line for line in middle)
-        self._append(tail, lines)
-        return lines
-
-    def close(self) -> List[bytes]:
-        """End of stream: return the unterminated last line, if any."""
-        rest = [] if self._dropping or not self._buffer else [bytes(self._buffer)]
-        self._buffer.clear()
-        self._dropping = False
-        return rest
-
-    def _append(self, data: bytes, lines: List[Optional[bytes]]) -> None:
-        if self._dropping:
-            return
-        if len(self._buffer) + len(data) > self._max:
-            self._buffer.clear()
-            self._dropping = True
-            lines.append(None)
-        else:
-            self._buffer += data
 
 
 class OneShot:
@@ -207,17 +93,29 @@ class OneShot:
                 d.callback(result)
 
 
-class MatchProcess(ProcessProtocol):
-    """The protocol of one match child; ``name`` labels its log lines.
+class ChildListener:
+    """Hears a running child's reports (after its port); every method is a no-op here."""
 
-    :meth:`whenReady` fires with the port from the child's ``Port:`` line, or
+    def child_status(self, status: dict) -> None:
+        """The payload of a ``Status:`` line."""
+
+    def child_result(self, result: dict) -> None:
+        """The payload of a ``Result:`` line."""
+
+
+class MatchProcess(ProcessProtocol):
+    """The protocol of one match child.
+
+    ``reactor`` spawns and times it; ``name`` labels its log lines;
+    ``listener`` (a :class:`ChildListener`) hears its reports.
+
+    :meth:`when_ready` fires with the port from the child's ``Port:`` line, or
     fails with :class:`ChildError`: the child's own ``Error:`` line, or code
-    ``child_exited`` if it exits first.  After the port, ``on_status`` and
-    ``on_result`` are called with the payloads of ``Status:`` and ``Result:``
-    lines.  :meth:`whenEnded` fires with the :class:`ExitStatus` once the
+    ``child_exited`` if it exits first.  After the port, the listener hears
+    the payloads of ``Status:`` and ``Result:`` lines.  :meth:`when_ended` fires with the :class:`ExitStatus` once the
     child has ended and been reaped (Twisted reaps it before calling
     ``processEnded``); at that point this object drops its transport and
-    callbacks, so nothing it holds keeps the child's objects alive.
+    listener, so nothing it holds keeps the child's objects alive.
     """
 
     pid: Optional[int] = None
@@ -228,17 +126,15 @@ class MatchProcess(ProcessProtocol):
         self,
         reactor,
         name: str,
-        on_status: Optional[Callable[[dict], None]] = None,
-        on_result: Optional[Callable[[dict], None]] = None,
+        listener: Optional[ChildListener] = None,
     ):
         self._reactor = reactor
         self.name = name
-        self._on_status = on_status
-        self._on_result = on_result
+        self._listener = listener or ChildListener()
         self._ready = OneShot()
         self._ended = OneShot()
-        self._stdout = LineBuffer(MAX_LINE)
-        self._stderr = LineBuffer(MAX_LINE)
+        self._stdout = LineBuffer()
+        self._stderr = LineBuffer()
         self._stderr_lines = 0
         self._last_stderr = ""
         self._assigned = False
@@ -262,14 +158,12 @@ class MatchProcess(ProcessProtocol):
         self,
         match_line: bytes,
         name: Optional[str] = None,
-        on_status: Optional[Callable[[dict], None]] = None,
-        on_result: Optional[Callable[[dict], None]] = None,
+        listener: Optional[ChildListener] = None,
     ) -> None:
         """Write the match line: the child may hold its port before it has a match.
 
         A warm child, spawned before its match was known, is given its new
-        ``name`` and its ``on_status``/``on_result`` callbacks here (those
-        not given are left as they are).
+        ``name`` and ``listener`` here (those not given are left as they are).
         """
         if self._assigned:
             raise RuntimeError(f"{self.name}: child already has a match")
@@ -279,26 +173,24 @@ class MatchProcess(ProcessProtocol):
         if name is not None:
             log.info("{old}: child {pid} is now {name}", old=self.name, pid=self.pid, name=name)
             self.name = name
-        if on_status is not None:
-            self._on_status = on_status
-        if on_result is not None:
-            self._on_result = on_result
+        if listener is not None:
+            self._listener = listener
         self.transport.write(match_line)
 
     def terminate(self, kill_grace: float) -> Deferred:
-        """Send SIGTERM, and SIGKILL after ``kill_grace`` seconds; return :meth:`whenEnded`."""
+        """Send SIGTERM, and SIGKILL after ``kill_grace`` seconds; return :meth:`when_ended`."""
         if self.exit_status is None and not self._terminating:
             self._terminating = True
             log.info("{name}: stopping child {pid}", name=self.name, pid=self.pid)
             if self._signal("TERM"):
                 self._killer = self._reactor.callLater(kill_grace, self._kill)
-        return self.whenEnded()
+        return self.when_ended()
 
-    def whenReady(self) -> Deferred:
+    def when_ready(self) -> Deferred:
         """A Deferred firing with the child's port, or failing with :class:`ChildError`."""
         return self._ready.when()
 
-    def whenEnded(self) -> Deferred:
+    def when_ended(self) -> Deferred:
         """A Deferred firing with the child's :class:`ExitStatus` once it has ended."""
         return self._ended.when()
 
@@ -328,23 +220,23 @@ class MatchProcess(ProcessProtocol):
     def childDataReceived(self, childFD: int, data: bytes) -> None:
         if childFD == 1:
             for line in self._stdout.feed(data):
-                self._stdoutLine(line)
+                self._stdout_line(line)
         elif childFD == 2:
             for line in self._stderr.feed(data):
-                self._stderrLine(line)
+                self._stderr_line(line)
 
     def childConnectionLost(self, childFD: int) -> None:
         if childFD == 1:
             for line in self._stdout.close():
-                self._stdoutLine(line)
+                self._stdout_line(line)
         elif childFD == 2:
             for line in self._stderr.close():
-                self._stderrLine(line)
+                self._stderr_line(line)
 
     def processEnded(self, reason: Failure) -> None:
         for fd in (1, 2):
             self.childConnectionLost(fd)
-        status = self.exit_status = ExitStatus.fromReason(reason)
+        status = self.exit_status = ExitStatus.from_reason(reason)
         if self._killer is not None and self._killer.active():
             self._killer.cancel()
         self._killer = None
@@ -372,16 +264,16 @@ class MatchProcess(ProcessProtocol):
             self._ready.fire(Failure(ChildError("child_exited", message)))
         # Break the protocol <-> transport and protocol <-> owner cycles.
         self.transport = None
-        self._on_status = self._on_result = None
+        self._listener = ChildListener()
         self._ended.fire(status)
 
     # -- lines ----------------------------------------------------------------
 
-    def _stdoutLine(self, line: Optional[bytes]) -> None:
+    def _stdout_line(self, line: Optional[bytes]) -> None:
         if line is None:
             log.warn("{name}: dropped a stdout line longer than {max} bytes", name=self.name, max=MAX_LINE)
             return
-        kind, value = parse_line(line)
+        kind, value = parse_report(line)
         if kind == "port" and not self._ready.fired:
             self.port = value
             log.info("{name}: child {pid} listening on port {port}", name=self.name, pid=self.pid, port=value)
@@ -392,23 +284,96 @@ class MatchProcess(ProcessProtocol):
         elif kind == "error":
             log.warn("{name}: child {pid} reported {error}", name=self.name, pid=self.pid, error=value)
         elif kind in ("status", "result") and self.port is not None:
-            callback = self._on_status if kind == "status" else self._on_result
-            if callback is not None:
-                try:
-                    callback(value)
-                except Exception:
-                    log.failure("{name}: handling a {kind} line failed", name=self.name, kind=kind)
+            hear = self._listener.child_status if kind == "status" else self._listener.child_result
+            try:
+                hear(value)
+            except Exception:
+                log.failure("{name}: handling a {kind} line failed", name=self.name, kind=kind)
         elif kind == "malformed":
             log.warn("{name}: child {pid} wrote a malformed {what}", name=self.name, pid=self.pid, what=value)
         else:
-            log.debug("{name}: ignoring child output {line!r}", name=self.name, line=_text(line, 200))
+            log.debug("{name}: ignoring child output {line!r}", name=self.name, line=text_of(line, 200))
 
-    def _stderrLine(self, line: Optional[bytes]) -> None:
+    def _stderr_line(self, line: Optional[bytes]) -> None:
         if line is None:
             line = b"<stderr line longer than %d bytes dropped>" % MAX_LINE
-        text = _text(line, MAX_STDERR_LINE)
+        text = text_of(line, MAX_STDERR_LINE)
         if text.strip():
             self._last_stderr = text
         self._stderr_lines += 1
         if self._stderr_lines <= MAX_STDERR_LINES:
             log.info("{name}: child {pid} stderr: {line}", name=self.name, pid=self.pid, line=text)
+
+
+class MatchChildren:
+    """Spawns and stops match children for the launcher and the warm pool alike, and counts them.
+
+    ``reactor`` spawns and times the children.  ``server_config`` is the
+    config every child is sent first (see :mod:`rpsa.matches.stdio`).
+    ``launch_timeout`` is the seconds a child has to report its port (the
+    launcher and the warm pool each time it).  ``max_children`` is the most
+    children alive at once, whether starting, running or still being stopped:
+    the limit is on processes.  ``kill_grace`` is the seconds between SIGTERM
+    and SIGKILL.  ``python`` is the interpreter run as ``python -m
+    rpsa.matches.child``.  ``env`` is the children's environment (default: a
+    copy of ``os.environ`` taken at each spawn).
+    """
+
+    def __init__(
+        self,
+        reactor,
+        server_config: dict,
+        launch_timeout: float = 10.0,
+        max_children: int = 100,
+        kill_grace: float = 5.0,
+        python: str = sys.executable,
+        env: Optional[Mapping[str, str]] = None,
+    ):
+        self.reactor = reactor
+        self.launch_timeout = launch_timeout
+        self.max_children = max_children
+        self.kill_grace = kill_grace
+        self._config_line = encode_line(server_config)
+        self._python = python
+        self._env = None if env is None else dict(env)
+        self._alive = 0
+
+    @property
+    def room(self) -> int:
+        """How many more children may be spawned now (0 or less: none)."""
+        return self.max_children - self._alive
+
+    def spawn(self, process: MatchProcess) -> None:
+        """Start ``process``'s child and write it the config line; it counts until it has ended.
+
+        Exceptions from spawning propagate; a child that started anyway
+        (``process.transport`` is set) counts all the same.
+        """
+        try:
+            env = dict(os.environ) if self._env is None else dict(self._env)
+            process.spawn(self._python, env, self._config_line)
+        finally:
+            if process.transport is not None:
+                self._alive += 1
+                process.when_ended().addCallback(self._ended)
+
+    def _ended(self, status: ExitStatus) -> None:
+        self._alive -= 1
+
+    def terminate(self, process: MatchProcess) -> Deferred:
+        """Send ``process`` SIGTERM, SIGKILL after ``kill_grace``; return :meth:`MatchProcess.when_ended`."""
+        return process.terminate(self.kill_grace)
+
+    def stop(self, process: MatchProcess) -> Deferred:
+        """:meth:`terminate`, bounded: fires within ``2 * kill_grace`` and never fails (failures logged)."""
+        name, pid = process.name, process.pid
+        d = maybeDeferred(self.terminate, process)
+        d.addTimeout(2 * self.kill_grace, self.reactor)
+        d.addErrback(self._stop_failed, name, pid)
+        return d
+
+    def _stop_failed(self, failure: Failure, name: str, pid) -> None:
+        if failure.check(TimeoutError):
+            log.error("{name}: child {pid} did not end after SIGKILL; giving up on it", name=name, pid=pid)
+        else:
+            log.failure("{name}: stopping child {pid} failed", failure, name=name, pid=pid)

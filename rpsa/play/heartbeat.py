@@ -19,7 +19,11 @@ log = Logger()
 
 
 class Heartbeat:
-    """Pings quiet connections and drops the silent ones."""
+    """Pings quiet connections and drops the silent ones.
+
+    ``reactor`` runs the one timer; ``interval`` is the seconds between beats
+    (0 turns the heartbeat off: nothing is watched).
+    """
 
     def __init__(self, reactor, interval: float):
         self._reactor = reactor

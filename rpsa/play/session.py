@@ -2,7 +2,8 @@
 
 A :class:`GameSession` knows nothing of HTTP or of how it was created.  Its
 *owner* (the lobby, or a match child) decides what happens when a seat is lost
-for good, and hears about every change.  Connections are anything with
+for good, and hears about every change.  What players and spectators see of
+it is built by :mod:`rpsa.play.views`.  Connections are anything with
 ``send(prepared)``, ``send_message(dict)`` and ``close(code, reason)`` (see
 :mod:`rpsa.play.websocket`).
 """
@@ -14,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 
 from twisted.logger import Logger
 
-from rpsa.play import wire
+from rpsa.play import views, wire
 from rpsa.rules import Game, GameState, RoundEventType, RulesError
 from rpsa.rules.events import ROUND_EVENT
 from rpsa.play.settings import GameSettings
@@ -39,7 +40,11 @@ class SeatTaken(RulesError):
 
 
 class Seat:
-    """One player's place in a game: identity, token, connection and readiness."""
+    """One player's place in a game: identity, token, connection and readiness.
+
+    ``number`` is 1 (the host) or 2; ``user_id`` and ``username`` name the
+    player; ``token`` opens the seat's WebSocket.
+    """
 
     __slots__ = ("number", "user_id", "username", "token", "conn", "ever_connected", "ready", "absence_timer")
 
@@ -81,8 +86,18 @@ class SessionOwner:
 class GameSession:
     """A game: two seats, spectators, the rules engine and the message flow.
 
+    ``game_id`` names it and ``rounds`` is the match length;
+    ``reactor`` runs its timers (absence, closing); ``settings`` are the
+    :class:`~rpsa.play.settings.GameSettings`; ``scheduler`` (a
+    :class:`~rpsa.play.ticker.TickScheduler`) ticks it while the match runs;
+    ``frames`` turns messages into what connections send, built once for
+    every receiver (``message(dict)``, ``event(event)``, ``sync(health)``: a
+    :class:`~rpsa.play.fastpath.FramePreparer`, shared with the connections
+    as ``frames``); ``owner`` is told what happens (a :class:`SessionOwner`).
     ``host_first``: player 2 may not connect before the host has (the
     original's rule, close code 4000); a match child lets either come first.
+    ``created_at`` defaults to now; ``botch_damage`` is the engine's source
+    of botch damage (random by default).
     """
 
     def __init__(
@@ -92,6 +107,7 @@ class GameSession:
         reactor,
         settings: GameSettings,
         scheduler,
+        frames,
         owner: Optional[SessionOwner] = None,
         host_first: bool = True,
         created_at: Optional[float] = None,
@@ -102,6 +118,7 @@ class GameSession:
         self._reactor = reactor
         self.settings = settings
         self._scheduler = scheduler
+        self.frames = frames
         self.owner = owner or SessionOwner()
         self.host_first = host_first
         self.created_at = reactor.seconds() if created_at is None else created_at
@@ -110,7 +127,6 @@ class GameSession:
         self.seats: List[Seat] = []
         self.spectators: Set[Any] = set()
         self.closed = False
-        self.factory = None  # the WebSocket factory serving this game (set by rpsa.play.websocket)
         self._close_timer = None
 
     # -- seats -------------------------------------------------------------
@@ -125,10 +141,6 @@ class GameSession:
         self._start_absence(seat, self.settings.join_timeout)
         self.owner.session_changed(self)
         return seat
-
-    def seat(self, number: int) -> Optional[Seat]:
-        """Seat 1 or 2, or None if empty."""
-        return self.seats[number - 1] if len(self.seats) >= number else None
 
     def seat_for_user(self, user_id: str) -> Optional[Seat]:
         """The seat this user holds, if any."""
@@ -165,7 +177,7 @@ class GameSession:
         self.engine = Game(self.rounds, self._botch_damage)
         self.engine.add_player(host.user_id)
         host.ready = False
-        self._send_to(self._audience(), wire.error(wire.OPPONENT_DISCONNECTED, "opponent disconnected"))
+        self._send_to(self.connections(), wire.error(wire.OPPONENT_DISCONNECTED, "opponent disconnected"))
         self.owner.session_changed(self)
 
     # -- connections -------------------------------------------------------
@@ -176,11 +188,7 @@ class GameSession:
             conn.close(wire.GAME_REMOVED, wire.CLOSE_REASONS[wire.GAME_REMOVED])
             return
         host = self.seats[0]
-        if (
-            self.host_first
-            and seat.number == 2
-            and not host.ever_connected
-        ):
+        if self.host_first and seat.number == 2 and not host.ever_connected:
             conn.close(wire.HOST_NOT_CONNECTED, wire.CLOSE_REASONS[wire.HOST_NOT_CONNECTED])
             return
         previous = seat.conn
@@ -189,8 +197,8 @@ class GameSession:
         self._cancel_absence(seat)
         if previous is not None:
             previous.close(wire.REPLACED, wire.CLOSE_REASONS[wire.REPLACED])
-        conn.send_message(self.welcome(seat))
-        self._broadcast(self._player_joined())
+        conn.send_message(views.welcome(self, seat))
+        self._broadcast(views.player_joined(self))
         log.info("player {seat} connected to game {game_id}", seat=seat.number, game_id=self.game_id)
         self.owner.session_changed(self)
 
@@ -200,7 +208,7 @@ class GameSession:
             conn.close(wire.GAME_REMOVED, wire.CLOSE_REASONS[wire.GAME_REMOVED])
             return
         self.spectators.add(conn)
-        conn.send_message(self.welcome(None))
+        conn.send_message(views.welcome(self, None))
         self.owner.session_changed(self)
 
     def spectator_room(self) -> bool:
@@ -250,9 +258,9 @@ class GameSession:
             kind, argument = wire.parse_client_message(payload, is_binary)
             if seat is None:
                 raise wire.BadMessage("spectator", "spectators cannot play; the message was ignored")
-            if kind == "select_weapon":
+            if kind == wire.SELECT_WEAPON:
                 self._select_weapon(seat, argument)
-            elif kind == "select_fighter":
+            elif kind == wire.SELECT_FIGHTER:
                 self._select_fighter(seat, argument)
             else:
                 self._start_battle(seat)
@@ -279,7 +287,7 @@ class GameSession:
             # Both picks are made: everyone learns both.
             theirs = wire.fighter_selected(other.user_id, self.engine.fighters[other.number - 1].id)
             first, second = (mine, theirs) if seat.number == 1 else (theirs, mine)
-            audience = self._audience()
+            audience = self.connections()
             self._send_to(audience, first)
             self._send_to(audience, second)
         else:
@@ -322,20 +330,17 @@ class GameSession:
             self._complete()
 
     def _broadcast_events(self, events) -> None:
-        audience = self._audience()
+        audience = self.connections()
         if not audience:
             return
+        frames = self.frames
         for event in events:
-            self._send_frame(audience, self._frame(wire.event_frame_key(event), lambda: wire.engine_event(event)))
+            self._send_frame(audience, frames.event(event))
             if event.classtype == ROUND_EVENT and event.type == RoundEventType.STATE_CHANGE:
-                payload = wire.sync_payload(self.engine.health)
-                self._send_frame(audience, payload if self.factory is None else self.factory.prepareMessage(payload))
+                self._send_frame(audience, frames.sync(self.engine.health))
 
     def _complete(self) -> None:
-        log.info(
-            "match ended in game {game_id}: winner {winner}",
-            game_id=self.game_id, winner=self.engine.winner_id,
-        )
+        log.info("match ended in game {game_id}: winner {winner}", game_id=self.game_id, winner=self.engine.winner_id)
         for seat in self.seats:
             self._cancel_absence(seat)
         self.owner.session_completed(self)
@@ -343,26 +348,15 @@ class GameSession:
             self.settings.close_delay, self.close, wire.NORMAL, wire.CLOSE_REASONS[wire.NORMAL]
         )
 
-    def _audience(self) -> List[Any]:
+    def connections(self) -> List[Any]:
+        """Every open connection: players and spectators."""
         audience = [s.conn for s in self.seats if s.conn is not None]
         audience.extend(self.spectators)
         return audience
 
-    def connections(self) -> List[Any]:
-        """Every open connection: players and spectators."""
-        return self._audience()
-
-    def _frame(self, key, build):
-        """The prepared frame of ``build()``; shared by every game when ``key`` is not None."""
-        if self.factory is None:
-            return wire.encode(build())
-        if key is None:
-            return self.factory.prepareMessage(wire.encode(build()))
-        return wire.shared_frame(key, build, self.factory.prepareMessage)
-
     def _send_to(self, conns, message: Dict[str, Any]) -> None:
         if conns:
-            self._send_frame(conns, self._frame(None, lambda: message))
+            self._send_frame(conns, self.frames.message(message))
 
     @staticmethod
     def _send_frame(conns, prepared) -> None:
@@ -370,16 +364,9 @@ class GameSession:
             conn.send(prepared)
 
     def _broadcast(self, message: Dict[str, Any]) -> None:
-        self._send_to(self._audience(), message)
+        self._send_to(self.connections(), message)
 
-    def _player_joined(self) -> Dict[str, Any]:
-        p1, p2 = self.seat(1), self.seat(2)
-        return wire.player_joined(
-            (p1.user_id, p1.username) if p1 else None,
-            (p2.user_id, p2.username) if p2 else None,
-        )
-
-    # -- views -------------------------------------------------------------
+    # -- state (what viewers see of it: rpsa.play.views) ------------------
 
     @property
     def state(self) -> str:
@@ -390,64 +377,6 @@ class GameSession:
     def joinable(self) -> bool:
         """A free seat, and a connected creator."""
         return len(self.seats) == 1 and self.seats[0].connected and not self.closed
-
-    def welcome(self, viewer: Optional[Seat]) -> Dict[str, Any]:
-        """The ``welcome`` message for a player (``viewer``) or a spectator (None)."""
-        message: Dict[str, Any] = {"type": "welcome", "role": "player" if viewer else "spectator"}
-        if viewer is not None:
-            message["userId"] = viewer.user_id
-        message["game"] = self.snapshot(viewer)
-        return message
-
-    def snapshot(self, viewer: Optional[Seat]) -> Dict[str, Any]:
-        """The game as ``viewer`` may see it: fighters hidden as the rules require."""
-        engine = self.engine
-        picks = engine.fighters
-        both_picked = len(self.seats) == 2 and picks[0] is not None and picks[1] is not None
-        viewer_picked = viewer is not None and picks[viewer.number - 1] is not None
-        health = engine.health
-        players = []
-        for seat in self.seats:
-            index = seat.number - 1
-            visible = seat is viewer or both_picked or (viewer_picked and viewer is not None)
-            fighter = picks[index]
-            players.append({
-                "seat": seat.number,
-                "user_id": seat.user_id,
-                "username": seat.username,
-                "connected": seat.connected,
-                "fighter": fighter.id if (fighter is not None and visible) else None,
-                "fighter_selected": fighter is not None,
-                "ready": seat.ready,
-                # A fighter's health would give a hidden pick away (100 or 120).
-                "health": health[index] if (fighter is not None and visible) else None,
-                "round_wins": engine.round_wins[index],
-            })
-        round_state = engine.round_state
-        return {
-            "game_id": self.game_id,
-            "state": self.state,
-            "rounds": self.rounds,
-            "round": engine.round_number,
-            "round_state": None if round_state is None else int(round_state),
-            "players": players,
-            "spectators": len(self.spectators),
-        }
-
-    def summary(self) -> Dict[str, Any]:
-        """The game as the HTTP API lists it."""
-        return {
-            "game_id": self.game_id,
-            "state": self.state,
-            "rounds": self.rounds,
-            "players": [
-                {"user_id": s.user_id, "username": s.username, "connected": s.connected}
-                for s in self.seats
-            ],
-            "spectators": len(self.spectators),
-            "joinable": self.joinable,
-            "created_at": self.created_at,
-        }
 
     # -- the end -----------------------------------------------------------
 
@@ -460,7 +389,7 @@ class GameSession:
         if self._close_timer is not None and self._close_timer.active():
             self._close_timer.cancel()
         self._close_timer = None
-        audience = self._audience()
+        audience = self.connections()
         if message is not None:
             self._send_to(audience, message)
         for seat in self.seats:

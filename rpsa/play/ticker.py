@@ -28,7 +28,8 @@ class Tickable(Protocol):
 class TickScheduler:
     """Ticks registered objects every ``interval`` seconds, each on its own phase.
 
-    ``on_lag(seconds)``, if given, is called with how late each tick ran.
+    ``reactor`` gives the time and holds the single timer; ``on_lag(seconds)``,
+    if given, is called with how late each tick ran.
     """
 
     def __init__(self, reactor, interval: float, on_lag: Optional[Callable[[float], None]] = None):

@@ -1,20 +1,23 @@
 """Autobahn WebSocket connections of one game: handshake checks, limits, pings.
 
-Each :class:`~rpsa.play.session.GameSession` gets its own factory (built by
-:func:`make_factory`); the protocol checks the seat token at the handshake,
-enforces the size and rate limits, and hands every message to the session.
+Each :class:`~rpsa.play.session.GameSession` gets its own
+:class:`GameConnectionFactory`, built by the session's creator (the lobby, a
+match child) and served by :func:`make_resource`; the protocol checks the seat
+token at the handshake, enforces the size and rate limits, and hands every
+message to the session.  It uses Autobahn's public hooks only: what it does
+past them lives in :mod:`rpsa.play.fastpath`.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
-from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
 from rpsa.play import wire
+from rpsa.play.fastpath import FastPathProtocol, UpgradeResource
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 
@@ -22,7 +25,7 @@ log = Logger()
 
 
 class RateLimiter:
-    """A token bucket: ``rate`` messages a second, bursts of up to ``rate``."""
+    """A token bucket: ``rate`` messages a second, bursts of up to ``rate``; full at ``now`` (reactor seconds)."""
 
     __slots__ = ("_rate", "_tokens", "_last")
 
@@ -44,15 +47,16 @@ class RateLimiter:
         return True
 
 
-class GameConnection(WebSocketServerProtocol):
+class GameConnection(FastPathProtocol):
     """One WebSocket: a player holding a seat, or a spectator."""
 
     seat = None
     role = None
     _limiter = None
     _closing = False
+    pinged = False  # pinged at the heartbeat's last beat (``heard`` is kept by FastPathProtocol)
 
-    # -- handshake -----------------------------------------------------------
+    # -- Autobahn's hooks --------------------------------------------------------
 
     def onConnect(self, request):
         factory = self.factory
@@ -76,15 +80,8 @@ class GameConnection(WebSocketServerProtocol):
         self._limiter = RateLimiter(session.settings.max_messages_per_second, factory.reactor.seconds())
         return None
 
-    # What Autobahn keeps of the opening handshake; it only reads them while
-    # shaking hands, and they would otherwise live as long as the connection.
-    _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_headers",
-                            "http_request_params", "http_status_line", "http_response_body")
-
     def onOpen(self):
-        for name in self._HANDSHAKE_LEFTOVERS:
-            if name in self.__dict__:
-                setattr(self, name, None)
+        self.forget_handshake()
         factory = self.factory
         factory.heartbeat.add(self)
         factory.hooks.opened(self)
@@ -92,8 +89,6 @@ class GameConnection(WebSocketServerProtocol):
             factory.session.connect_player(self.seat, self)
         else:
             factory.session.connect_spectator(self)
-
-    # -- messages -------------------------------------------------------------
 
     def onMessage(self, payload, isBinary):
         if self._closing:
@@ -107,23 +102,10 @@ class GameConnection(WebSocketServerProtocol):
         if not factory.session.received(self, payload, isBinary):
             factory.hooks.rejected("invalid")
 
-    def onMessageEnd(self):
-        # Autobahn's version also fires a "message" event to observers (a txaio
-        # future and callbacks per message, about 4 % of the server's CPU under
-        # load); nothing here observes it, so hand the message on directly.
-        if not self.failedByMe:
-            self.onMessage(b"".join(self.message_data), self.message_is_binary)
-        self.message_data = None
-
-    def _max_message_size_exceeded(self, msg_size, max_msg_size, reason):
-        # Autobahn's hook for an oversized message: close with rpsa's own code
-        # (instead of 1009) before the payload is buffered.  The server factory
-        # fails connections by dropping TCP (failByDrop), which would never send
-        # the code: fail this one with a closing handshake instead.
+    def message_too_big(self) -> Tuple[int, str]:
         self.factory.hooks.rejected("size")
         self._closing = True
-        self.failByDrop = False
-        self._fail_connection(wire.MESSAGE_TOO_BIG, wire.CLOSE_REASONS[wire.MESSAGE_TOO_BIG])
+        return wire.MESSAGE_TOO_BIG, wire.CLOSE_REASONS[wire.MESSAGE_TOO_BIG]
 
     def onClose(self, wasClean, code, reason):
         factory = self.factory
@@ -132,17 +114,7 @@ class GameConnection(WebSocketServerProtocol):
             factory.hooks.closed(self)
             factory.session.disconnected(self)
 
-    # -- what the session calls ------------------------------------------------
-
-    heard = True  # data arrived since the heartbeat's last beat (rpsa.play.heartbeat)
-    pinged = False
-
-    def dataReceived(self, data):
-        # Autobahn's own dataReceived formats a debug line (with colour
-        # highlighting) on every read, even with debug logging off: about 4 %
-        # of the server's CPU under load.  Go straight to the frame parser.
-        self.heard = True
-        self._dataReceived(data)
+    # -- what the session and the heartbeat call ----------------------------------
 
     def ping(self) -> None:
         """Send a WebSocket ping (the heartbeat's)."""
@@ -155,26 +127,17 @@ class GameConnection(WebSocketServerProtocol):
         self.dropConnection(abort=True)
 
     def send(self, prepared) -> None:
-        """Send a message prepared once for every receiver.
-
-        The frame was built once (``factory.prepareMessage``); with nothing
-        queued and no compression negotiated it goes straight to the
-        transport, skipping ``sendData``'s per-call debug formatting (about
-        7 % of the server's CPU under load).
-        """
+        """Send a frame prepared once for every receiver (by the session's frame preparer)."""
         if self._closing or self.state != WebSocketServerProtocol.STATE_OPEN:
             return
-        if self.send_queue or self._perMessageCompress is not None:
-            self.sendPreparedMessage(prepared)
-        else:
-            self.transport.write(prepared.payloadHybi)
+        self.write_prepared(prepared)
 
     def send_message(self, message) -> None:
         """Send one message to this connection only."""
         if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
             # Not sendMessage: Autobahn applies maxMessagePayloadSize (meant for
             # client messages) to what sendMessage sends, and a welcome is larger.
-            self.sendPreparedMessage(self.factory.prepareMessage(wire.encode(message)))
+            self.sendPreparedMessage(self.factory.session.frames.message(message))
 
     def close(self, code: int, reason: str) -> None:
         """Close with ``code`` (1000 or 4xxx) and ``reason``."""
@@ -192,11 +155,18 @@ def _first(values) -> Optional[str]:
 
 
 class GameConnectionFactory(WebSocketServerFactory):
-    """The factory of one game's connections; ``hooks`` is a :class:`~rpsa.play.hooks.ServerHooks`."""
+    """The factory of one game's connections.
+
+    ``session`` is the :class:`~rpsa.play.session.GameSession` they connect to;
+    ``reactor`` gives the rate limiter its time and runs Autobahn's timers;
+    ``hooks`` is a :class:`~rpsa.play.hooks.ServerHooks` told about every
+    connection and message; ``heartbeat`` the process's
+    :class:`~rpsa.play.heartbeat.Heartbeat` (by default one of this factory's own).
+    """
 
     protocol = GameConnection
 
-    def __init__(self, session, reactor, hooks=None, heartbeat=None):
+    def __init__(self, session, reactor, hooks: Optional[ServerHooks] = None, heartbeat: Optional[Heartbeat] = None):
         super().__init__(reactor=reactor)
         self.session = session
         self.hooks = hooks or ServerHooks()
@@ -212,37 +182,6 @@ class GameConnectionFactory(WebSocketServerFactory):
         )
 
 
-
-def make_factory(session, reactor, hooks=None, heartbeat=None) -> GameConnectionFactory:
-    """Create the session's factory and attach it (``session.factory``)."""
-    factory = GameConnectionFactory(session, reactor, hooks, heartbeat)
-    session.factory = factory
-    return factory
-
-
-class GameWebSocketResource(WebSocketResource):
-    """Upgrades a request to a WebSocket, then lets go of the HTTP side.
-
-    After the upgrade the WebSocket protocol owns the TCP connection, but two
-    things still hold the HTTP channel, and with it the request, its headers
-    and Klein's Deferreds (about 15 KB a connection, for the connection's
-    life): the channel's idle timer (which would also try to close a transport
-    the channel no longer has), and the transport, where the channel is still
-    registered as the producer.  Both are released here.
-    """
-
-    def render(self, request):
-        channel = request.channel
-        result = super().render(request)
-        if channel is not None and channel.transport is None:  # the upgrade took the transport
-            channel.setTimeout(None)
-            # Where HTTPChannel registered itself (Autobahn's render uses the same attribute).
-            network = getattr(channel, "_networkProducer", None)
-            if network is not None and getattr(network, "producer", None) is channel:
-                network.unregisterProducer()
-        return result
-
-
-def make_resource(session) -> WebSocketResource:
-    """A Twisted Web resource that upgrades requests to this session's WebSockets."""
-    return GameWebSocketResource(session.factory)
+def make_resource(factory: GameConnectionFactory) -> UpgradeResource:
+    """A Twisted Web resource that upgrades requests to WebSockets of ``factory``'s game."""
+    return UpgradeResource(factory)

@@ -2,7 +2,8 @@
 
 The messages are the original Varcade RPSA server's (``docs/protocol.md`` is the
 reference for humans); rpsa adds ``welcome``, ``player_left`` and its own close
-codes.  Every server message is encoded once, however many sockets receive it.
+codes.  Every server message is encoded once, however many sockets receive it
+(into frames by :class:`rpsa.play.fastpath.FramePreparer`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import functools
 import json
 from typing import Any, Dict, Optional, Tuple
 
-from rpsa.rules import FIGHTERS, Event, GameEventType, RoundEventType
-from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
+from rpsa.rules import FIGHTERS, Event
 
 # Close and error codes of the original server.
 HOST_NOT_CONNECTED = 4000      # close: player 2 connected before the host
@@ -43,6 +43,17 @@ CLOSE_REASONS = {
     NORMAL: "game complete",
 }
 
+# Message types (the ``"type"`` field), each named once.  A client sends the
+# first three; the server answers a fighter pick with SELECT_FIGHTER too.
+SELECT_FIGHTER = "select_fighter"
+START_BATTLE = "start_battle"
+SELECT_WEAPON = "select_weapon"
+PLAYER_JOINED = "player_joined"
+SYNC = "sync"
+ERROR = "error"
+PLAYER_LEFT = "player_left"
+WELCOME = "welcome"
+
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
@@ -54,7 +65,7 @@ def encode(message: Dict[str, Any]) -> bytes:
 def player_joined(p1: Optional[Tuple[str, str]], p2: Optional[Tuple[str, str]]) -> Dict[str, Any]:
     """``player_joined``: both seats' ids and names (``None`` for an empty seat)."""
     return {
-        "type": "player_joined",
+        "type": PLAYER_JOINED,
         "gameData": {
             "p1Id": p1[0] if p1 else None,
             "p1Name": p1[1] if p1 else None,
@@ -66,7 +77,7 @@ def player_joined(p1: Optional[Tuple[str, str]], p2: Optional[Tuple[str, str]]) 
 
 def fighter_selected(user_id: str, fighter_id: str) -> Dict[str, Any]:
     """``select_fighter``: a player's pick, sent only to those allowed to see it."""
-    return {"type": "select_fighter", "gameData": {"playerId": user_id, "selectedCharacterId": fighter_id}}
+    return {"type": SELECT_FIGHTER, "gameData": {"playerId": user_id, "selectedCharacterId": fighter_id}}
 
 
 def engine_event(event: Event) -> Dict[str, Any]:
@@ -74,15 +85,11 @@ def engine_event(event: Event) -> Dict[str, Any]:
     return {"type": event.classtype, "eventData": event.to_wire()}
 
 
-def sync(health) -> Dict[str, Any]:
-    """``sync``: both fighters' health, sent after every STATE_CHANGE."""
-    return {"type": "sync", "gameData": {"p1Health": health[0], "p2Health": health[1]}}
-
-
 def sync_payload(health) -> bytes:
-    """``encode(sync(health))``, formatted directly: it is sent after every state change of every game.
+    """``sync``, both fighters' health, encoded: ``{"type":"sync","gameData":{"p1Health":…,"p2Health":…}}``.
 
-    Health figures are ints or finite floats, which JSON writes as ``repr`` does.
+    Formatted directly, as it is sent after every STATE_CHANGE of every game;
+    health figures are ints or finite floats, which JSON writes as ``repr`` does.
     """
     return b'{"type":"sync","gameData":{"p1Health":%b,"p2Health":%b}}' % (
         repr(health[0]).encode(), repr(health[1]).encode())
@@ -90,43 +97,12 @@ def sync_payload(health) -> bytes:
 
 def error(code, message: str) -> Dict[str, Any]:
     """``error``: an integer code (4002, 4003) or a snake_case string code."""
-    return {"type": "error", "code": code, "message": message}
+    return {"type": ERROR, "code": code, "message": message}
 
 
 def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     """``player_left``: a player's connection dropped; the seat is held for ``grace`` seconds."""
-    return {"type": "player_left", "userId": user_id, "reconnectGrace": grace}
-
-
-# Prepared frames of messages that are byte for byte the same in every game
-# (countdowns, state changes, common health pairs): built once per process.
-SHARED_FRAMES_MAX = 4096
-_shared_frames: Dict[Any, Any] = {}
-_SAME_IN_EVERY_GAME = {
-    (ROUND_EVENT, RoundEventType.ROUND_COUNTDOWN),
-    (ROUND_EVENT, RoundEventType.WEAPON_COUNTDOWN),
-    (ROUND_EVENT, RoundEventType.STATE_CHANGE),
-    (ROUND_EVENT, RoundEventType.ROUND_STARTED),
-    (GAME_EVENT, GameEventType.GAME_STARTED),
-}
-
-
-def shared_frame(key, build, prepare):
-    """The prepared frame of the message ``build()`` returns, built once for ``key`` in this process."""
-    frame = _shared_frames.get(key)
-    if frame is None:
-        frame = prepare(encode(build()))
-        if len(_shared_frames) < SHARED_FRAMES_MAX:
-            _shared_frames[key] = frame
-    return frame
-
-
-def event_frame_key(event: Event):
-    """A key for an event whose frame is the same in every game, or None (it carries ids or results)."""
-    if (event.classtype, event.type) not in _SAME_IN_EVERY_GAME:
-        return None
-    data = event.data
-    return (event.classtype, event.type, None if data is None else tuple(data.values()))
+    return {"type": PLAYER_LEFT, "userId": user_id, "reconnectGrace": grace}
 
 
 class BadMessage(ValueError):
@@ -138,7 +114,7 @@ class BadMessage(ValueError):
         self.message = message
 
 
-CLIENT_TYPES = ("select_fighter", "start_battle", "select_weapon")
+CLIENT_TYPES = (SELECT_FIGHTER, START_BATTLE, SELECT_WEAPON)
 
 
 @functools.lru_cache(maxsize=256)
@@ -161,17 +137,17 @@ def parse_client_message(payload: bytes, is_binary: bool) -> Tuple[str, Any]:
     if not isinstance(message, dict):
         raise BadMessage("invalid_message", "message must be a JSON object")
     kind = message.get("type")
-    if kind == "select_weapon":
+    if kind == SELECT_WEAPON:
         index = message.get("index")
         if type(index) is not int or not 0 <= index <= 2:
             raise BadMessage("bad_field", "select_weapon needs 'index': 0 (rock), 1 (paper) or 2 (scissors)")
         return kind, index
-    if kind == "select_fighter":
+    if kind == SELECT_FIGHTER:
         fighter = message.get("characterId")
         if not isinstance(fighter, str) or fighter not in FIGHTERS:
             raise BadMessage("bad_field", f"select_fighter needs 'characterId', one of {', '.join(FIGHTERS)}")
         return kind, fighter
-    if kind == "start_battle":
+    if kind == START_BATTLE:
         return kind, None
     if not isinstance(kind, str):
         raise BadMessage("unknown_type", "message needs a string 'type'")

@@ -30,17 +30,23 @@ class ReplayError(ValueError):
     """A match record that cannot be replayed."""
 
 
-def _require(record: Dict[str, Any], key: str, kind, what: str):
+def _field(record: Dict[str, Any], key: str) -> Any:
+    """``record[key]``, or ReplayError naming the missing key."""
     if key not in record:
         raise ReplayError(f"missing key {key!r}")
-    value = record[key]
+    return record[key]
+
+
+def _require(record: Dict[str, Any], key: str, kind, what: str):
+    """``record[key]`` if it is a ``kind`` (never a bool), or ReplayError saying it must be ``what``."""
+    value = _field(record, key)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ReplayError(f"{key!r} must be {what}")
     return value
 
 
 class _BotchSource:
-    """Hands out the recorded botch damages in order."""
+    """Hands out the recorded botch ``damages`` in order."""
 
     def __init__(self, damages: List[int]):
         self._damages = damages
@@ -62,7 +68,7 @@ def replay_match(record: Dict[str, Any]) -> Dict[str, Any]:
     fighters = _require(record, "fighters", list, "a list of two fighter ids")
     if len(fighters) != 2:
         raise ReplayError("'fighters' must list exactly two fighter ids")
-    num_rounds = _require(record, "num_rounds", int, "an odd integer from 1 to 9")
+    num_rounds = _field(record, "num_rounds")  # the engine checks it (rules.game.VALID_ROUNDS)
     botches = _require(record, "botch_damages", list, "a list of integers")
     if not all(type(b) is int for b in botches):
         raise ReplayError("'botch_damages' must be a list of integers")
@@ -131,7 +137,7 @@ def replay_lines(lines: Iterable[str], out: TextIO, err: TextIO) -> int:
 
 
 def main(argv=None) -> int:
-    """Command-line entry point."""
+    """Entry point of ``python -m rpsa.tools.replay`` and ``rpsa-replay``; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m rpsa.tools.replay",
         description="Replay recorded RPSA matches (JSON lines) through the rules engine.",

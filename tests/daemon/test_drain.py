@@ -1,15 +1,18 @@
-"""The drain sequence and the service's stop, driven with a Clock."""
+"""The drain sequence (rpsa.daemon.drain), driven with a Clock; fixtures shared with test_service."""
 
 import json
 
+from twisted.application import service
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from rpsa.lobby.games import Draining, Lobby
 from rpsa.play import wire
-from rpsa.daemon.drain import Drainer
-from rpsa.daemon.tap import GameServerService
-from tests.play.fakes import FakeConnection, make_lobby
+from rpsa.daemon.drain import Drainer, DrainState
+from rpsa.play.settings import GameSettings
+from rpsa.play.ticker import TickScheduler
+from tests.play.fakes import FakeConnection
 
 
 class ClosingConnection(FakeConnection):
@@ -33,14 +36,13 @@ class FakeRecord:
         self.state = state
 
 
-class FakeLauncher:
-    """Records stops; ``records`` are what ``list()`` shows."""
+class FakeLauncher(service.Service):
+    """A launcher service: records stops; ``records`` are what ``list()`` shows."""
 
     def __init__(self, *records):
         self.records = list(records)
         self.stopped = []
         self.stopped_all = False
-        self.warming = None
 
     def list(self):
         return list(self.records)
@@ -52,35 +54,14 @@ class FakeLauncher:
                 record.state = "ended"
         return defer.succeed(None)
 
-    def stopAll(self):
+    def stopService(self):
+        super().stopService()
         self.stopped_all = True
         return defer.succeed(None)
 
-    def startWarming(self):
-        self.warming = True
 
-    def stopWarming(self):
-        self.warming = False
-        return defer.succeed(None)
-
-
-class FakeSystemd:
-    """Records what would be sent to NOTIFY_SOCKET."""
-
-    def __init__(self):
-        self.sent = []
-
-    def ready(self, status):
-        self.sent.append(("READY", status))
-
-    def stopping(self):
-        self.sent.append(("STOPPING",))
-
-    def status(self, text):
-        self.sent.append(("STATUS", text))
-
-    def stop(self):
-        self.sent.append(("stop",))
+class FakeWarmPool(service.Service):
+    """A warm pool: ``running`` says whether it warms."""
 
 
 class DrainTestCase(SynchronousTestCase):
@@ -88,7 +69,7 @@ class DrainTestCase(SynchronousTestCase):
 
     def setUp(self):
         self.clock = Clock()
-        self.lobby, self.settings, self.scheduler = make_lobby(self.clock)
+        self.lobby, self.settings, self.scheduler = self.make_lobby()
         self.waiting_session, seat = self.lobby.create("w", "W", game_id="waiting")
         self.waiting_conn = ClosingConnection("waiting")
         self.waiting_session.connect_player(seat, self.waiting_conn)
@@ -101,6 +82,17 @@ class DrainTestCase(SynchronousTestCase):
             self.playing_session.received(conn, json.dumps({"type": "select_fighter", "characterId": fighter}).encode(), False)
             self.playing_session.received(conn, b'{"type": "start_battle"}', False)
         self.launcher = FakeLauncher(FakeRecord("m-waiting", "waiting"), FakeRecord("m-playing", "playing"))
+
+    def make_lobby(self):
+        """The lobby, its settings and scheduler, draining when ``self.state`` is active."""
+        self.state = DrainState()
+        settings = GameSettings()
+        scheduler = TickScheduler(self.clock, settings.tick)
+        return Lobby(self.clock, settings, scheduler, draining=self.state), settings, scheduler
+
+    def drainer(self, timeout):
+        """A Drainer of this lobby and launcher, with ``self.state``."""
+        return Drainer(self.clock, self.state, self.lobby, self.launcher, timeout=timeout)
 
     def finish_match(self, limit=2000):
         """Tick the game in progress until it completes (bounded)."""
@@ -116,9 +108,10 @@ class DrainerTests(DrainTestCase):
 
     def test_drain_closes_waiting_and_keeps_playing(self):
         """Waiting games and matches are closed at once; playing ones keep going; new games refused."""
-        drainer = Drainer(self.clock, self.lobby, self.launcher, timeout=600)
+        drainer = self.drainer(timeout=600)
         done = drainer.drain()
-        self.assertTrue(self.lobby.draining)
+        self.assertTrue(self.state.active)
+        self.assertRaises(Draining, self.lobby.create, "n", "N")
         self.assertEqual(self.waiting_conn.close_code, wire.SHUTTING_DOWN)
         self.assertNotIn("waiting", self.lobby.games)
         self.assertEqual(self.launcher.stopped, ["m-waiting"])
@@ -129,7 +122,7 @@ class DrainerTests(DrainTestCase):
 
     def test_drain_fires_when_everything_ended(self):
         """Once the last game and match have ended the drain fires True within a poll."""
-        drainer = Drainer(self.clock, self.lobby, self.launcher, timeout=600)
+        drainer = self.drainer(timeout=600)
         done = drainer.drain()
         self.finish_match()
         self.assertNoResult(done)  # the launched match still plays
@@ -140,7 +133,7 @@ class DrainerTests(DrainTestCase):
 
     def test_drain_timeout(self):
         """At the timeout the drain fires False though matches still run."""
-        drainer = Drainer(self.clock, self.lobby, self.launcher, timeout=3)
+        drainer = self.drainer(timeout=3)
         done = drainer.drain()
         self.clock.advance(2.9)
         self.assertNoResult(done)
@@ -149,50 +142,8 @@ class DrainerTests(DrainTestCase):
 
     def test_hurry(self):
         """A second signal (hurry) ends the drain at once; a second drain() gets the same outcome."""
-        drainer = Drainer(self.clock, self.lobby, self.launcher, timeout=600)
+        drainer = self.drainer(timeout=600)
         done = drainer.drain()
         drainer.hurry()
         self.assertIs(self.successResultOf(done), False)
         self.assertIs(self.successResultOf(drainer.drain()), False)
-
-
-class ServiceStopTests(DrainTestCase):
-    """GameServerService.stopService: STOPPING, drain, close, exit 0."""
-
-    def make_service(self, timeout=600):
-        self.systemd = FakeSystemd()
-        service = GameServerService(self.lobby, self.scheduler, self.launcher, self.clock,
-                                    drain_timeout=timeout, systemd=self.systemd)
-        service.startService()
-        return service
-
-    def test_ready_then_stopping(self):
-        """READY with the counts once started; STOPPING first thing when the stop begins."""
-        service = self.make_service()
-        self.assertEqual(self.systemd.sent, [("READY", "2 games, 2 matches")])
-        self.assertTrue(self.launcher.warming)
-        service.stopService()
-        self.assertEqual(self.systemd.sent[1], ("STOPPING",))
-        self.assertFalse(self.launcher.warming)
-
-    def test_stop_after_drain_timeout_closes_everything(self):
-        """At the drain timeout the running game's sockets close with 4104 and the children are stopped."""
-        service = self.make_service(timeout=5)
-        self.clock._exitSignal = 15  # what twistd's SIGTERM handler records
-        stopped = service.stopService()
-        self.clock.advance(5)
-        self.assertEqual((self.host.close_code, self.guest.close_code), (wire.SHUTTING_DOWN, wire.SHUTTING_DOWN))
-        self.assertTrue(self.launcher.stopped_all)
-        self.successResultOf(stopped)
-        self.assertIsNone(self.clock._exitSignal)  # a clean stop exits 0, not by the signal
-        self.assertEqual(self.systemd.sent[-1], ("stop",))
-
-    def test_completed_game_closes_normally(self):
-        """A game that completed during the drain closes with 1000 when the service stops."""
-        service = self.make_service()
-        stopped = service.stopService()
-        self.finish_match()
-        self.launcher.records[1].state = "ended"
-        self.clock.advance(0.5)
-        self.successResultOf(stopped)
-        self.assertEqual((self.host.close_code, self.guest.close_code), (1000, 1000))

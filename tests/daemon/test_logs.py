@@ -7,28 +7,20 @@ import subprocess
 import sys
 
 from twisted.application import service
-from twisted.internet.task import Clock
 from twisted.logger import (
     ILogObserver,
     Logger,
     LoggingFile,
     LogLevel,
     LogPublisher,
-    capturedLogs,
     eventFromJSON,
     formatEvent,
 )
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.resource import Resource
-from twisted.web.http import combinedLogFormatter
-from twisted.web.server import Request, Site
-from twisted.web.test.requesthelper import DummyChannel
 
 from rpsa.daemon import logs
 from rpsa.daemon.logs import REDACTED, Redactor, RedactingObserver
-from rpsa.daemon.logs import access_log_formatter
-from rpsa.web import make_site
 from tests.support.process import child_env
 
 SECRET = "s3cr3t-T0KEN_value"
@@ -48,21 +40,8 @@ def json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line]
 
 
-def access_request(uri, referer=None):
-    """A finished GET request for ``uri`` as Site.log sees it."""
-    request = Request(DummyChannel())
-    request.method = b"GET"
-    request.uri = uri
-    request.path = uri.split(b"?", 1)[0]
-    request.clientproto = b"HTTP/1.1"
-    request.code = 200
-    if referer is not None:
-        request.requestHeaders.setRawHeaders(b"referer", [referer])
-    return request
-
-
 class JSONOutputTests(SynchronousTestCase):
-    """use_json_logging and json_file_observer write Twisted's JSON event format, one event per line."""
+    """json_file_observer writes Twisted's JSON event format, one event per line."""
 
     def setUp(self):
         self.publisher = LogPublisher()
@@ -71,7 +50,7 @@ class JSONOutputTests(SynchronousTestCase):
 
     def test_one_object_per_line(self):
         """Every event is one line holding one JSON object with the event's format, namespace, level and fields."""
-        logs.use_json_logging(self.publisher, self.out, Redactor())
+        self.publisher.addObserver(logs.json_file_observer(self.out, Redactor()))
         self.log.info("game {game_id} created", game_id="g1")
         self.log.warn("second\nevent spanning {n} lines", n=2)
         try:
@@ -95,35 +74,18 @@ class JSONOutputTests(SynchronousTestCase):
 
     def test_round_trip(self):
         """A line read back with eventFromJSON formats as the original message."""
-        logs.use_json_logging(self.publisher, self.out, Redactor())
+        self.publisher.addObserver(logs.json_file_observer(self.out, Redactor()))
         self.log.info("player {seat} connected to game {game_id}", seat=1, game_id="g1")
         event = eventFromJSON(self.out.getvalue().strip())
         self.assertEqual(formatEvent(event), "player 1 connected to game g1")
         self.assertEqual(event["log_level"], LogLevel.info)
 
-    def test_replaces_current_observers(self):
-        """Observers the publisher had before no longer see events; the JSON output does."""
-        before = []
-        self.publisher.addObserver(before.append)
-        self.log.info("before")
-        logs.use_json_logging(self.publisher, self.out, Redactor())
-        self.log.info("after")
-        self.assertEqual([e["log_format"] for e in before], ["before"])
-        self.assertEqual([e["log_format"] for e in json_lines(self.out.getvalue())], ["after"])
-
-    def test_returns_the_observer(self):
-        """The returned observer is the one added: removing it stops the output."""
-        observer = logs.use_json_logging(self.publisher, self.out, Redactor())
-        self.publisher.removeObserver(observer)
-        self.log.info("unseen")
-        self.assertEqual(self.out.getvalue(), "")
-
     def test_not_into_the_log_system(self):
-        """Given the redirected sys.stdout (a LoggingFile), it writes to the real stdout instead."""
+        """With sys.stdout redirected to the log (a LoggingFile), log_observer writes to the real stdout instead."""
         real = io.StringIO()
         self.patch(sys, "__stdout__", real)
-        redirected = LoggingFile(Logger(observer=self.publisher))
-        logs.use_json_logging(self.publisher, redirected, Redactor())
+        self.patch(sys, "stdout", LoggingFile(Logger(observer=self.publisher)))
+        self.publisher.addObserver(logs.log_observer(FakeOptions("json"), Redactor()))
         self.log.info("once")
         self.assertEqual([e["log_format"] for e in json_lines(real.getvalue())], ["once"])
 
@@ -175,7 +137,7 @@ class TwistdObserverTests(SynchronousTestCase):
         """--logfile=PATH: JSON lines are written to that file."""
         path = os.path.abspath(self.mktemp())
         options = FakeOptions("json", {"logfile": path, "nodaemon": False, "syslog": False, "logger": None})
-        observer = logs.log_observer(options, Redactor(), rotate_on_sigusr1=False)
+        observer = logs.log_observer(options, Redactor(), logs.log_file(options))
         Logger(namespace="n", observer=observer).info("to the file {n}", n=1)
         with open(path, encoding="utf-8") as f:
             self.assertEqual(json_lines(f.read())[0]["n"], 1)
@@ -184,17 +146,28 @@ class TwistdObserverTests(SynchronousTestCase):
         """--log-format text writes twistd's text lines."""
         path = os.path.abspath(self.mktemp())
         options = FakeOptions("text", {"logfile": path, "nodaemon": True})
-        observer = logs.log_observer(options, Redactor(), rotate_on_sigusr1=False)
+        observer = logs.log_observer(options, Redactor(), logs.log_file(options))
         Logger(namespace="n", observer=observer).info("plain {n}", n=1)
         with open(path, encoding="utf-8") as f:
             self.assertIn("[n#info] plain 1", f.read())
+
+    def test_log_file(self):
+        """log_file opens --logfile (default twistd.log when daemonizing); None for stdout, syslog, --logger, no twistd."""
+        path = os.path.abspath(self.mktemp())
+        logfile = logs.log_file(FakeOptions("json", {"logfile": path, "nodaemon": False}))
+        self.addCleanup(logfile.close)
+        self.assertEqual(logfile.path, path)
+        for parent in (None, {"nodaemon": True, "logfile": None}, {"nodaemon": False, "logfile": "-"},
+                       {"syslog": True}, {"logger": "some.observer.factory"}):
+            self.assertIsNone(logs.log_file(FakeOptions("json", parent)), parent)
 
     def test_stdout_when_nodaemon(self):
         """--nodaemon without --logfile, or --logfile=-, log to stdout."""
         for parent in ({"nodaemon": True, "logfile": None}, {"nodaemon": True, "logfile": "-"}):
             out = io.StringIO()
             self.patch(sys, "stdout", out)
-            observer = logs.log_observer(FakeOptions("json", parent), Redactor())
+            options = FakeOptions("json", parent)
+            observer = logs.log_observer(options, Redactor(), logs.log_file(options))
             Logger(observer=observer).info("x")
             self.assertEqual(len(json_lines(out.getvalue())), 1, parent)
 
@@ -224,7 +197,7 @@ class TwistdObserverTests(SynchronousTestCase):
 
         application = service.Application("rpsa")
         root = Root()
-        root.log_observer = logs.json_file_observer(io.StringIO())
+        root.log_observer = logs.json_file_observer(io.StringIO(), Redactor())
         root.setServiceParent(application)
         self.assertIs(application.getComponent(ILogObserver), root.log_observer)
         self.assertEqual(list(service.IServiceCollection(application)), [root])
@@ -247,7 +220,7 @@ class TwistdObserverTests(SynchronousTestCase):
 
         parent = service.MultiService()
         root = Root()
-        root.log_observer = logs.json_file_observer(io.StringIO())
+        root.log_observer = logs.json_file_observer(io.StringIO(), Redactor())
         root.setServiceParent(parent)
         self.assertEqual(list(parent), [root])
 
@@ -263,11 +236,11 @@ class TwistdObserverTests(SynchronousTestCase):
                 "from twisted.internet import reactor\n"
                 "from twisted.logger import Logger\n"
                 "from rpsa.daemon import logs\n"
-                f"logs.register_secret({API_KEY!r})\n"
+                f"redactor = logs.Redactor([{API_KEY!r}])\n"
                 "Logger(namespace='tac').info('built: key {key}, {url}',\n"
                 f"    key={API_KEY!r}, url='/ws?token={SECRET}')\n"
                 "class Root(logs.ProvidesLogObserver, service.MultiService):\n"
-                "    log_observer = logs.json_file_observer(sys.stdout)\n"
+                "    log_observer = logs.json_file_observer(sys.stdout, redactor)\n"
                 "application = service.Application('json')\n"
                 "Root().setServiceParent(application)\n"
                 "reactor.callWhenRunning(reactor.stop)\n"
@@ -393,69 +366,9 @@ class RedactionTests(SynchronousTestCase):
         self.assertNotIn(json.dumps(key)[1:-1], text)
         self.assertNotIn(json.dumps(key, ensure_ascii=False)[1:-1], text)
 
-    def test_register_secret(self):
-        """register_secret adds to the process's redactor, which observers use by default."""
-        self.patch(logs, "REDACTOR", Redactor())
-        logs.register_secret("process-wide-key-42")
-        logs.register_secret(None)
-        out = io.StringIO()
-        Logger(observer=logs.text_file_observer(out)).info("key={k}", k="process-wide-key-42")
-        self.assertNotIn("process-wide-key-42", out.getvalue())
-
     def test_scrub_is_idempotent_and_leaves_plain_text(self):
         """Scrubbing twice changes nothing more; text without secrets comes back unchanged."""
         once = self.redactor.scrub(f"a?token={SECRET}&b=1 Bearer {SECRET} {API_KEY}")
         self.assertEqual(self.redactor.scrub(once), once)
         plain = "player 1 connected to game g1 (tokens: 2)"
         self.assertEqual(self.redactor.scrub(plain), plain)
-
-
-class AccessLogTests(SynchronousTestCase):
-    """Access log lines carry no token."""
-
-    def test_formatter_drops_query(self):
-        """The access log formatter drops the query string that carries the token."""
-        request = access_request(f"/api/games/g/ws?token={SECRET}&user_id=x".encode())
-        line = access_log_formatter("[01/Jan/2026:00:00:00 +0000]", request)
-        self.assertNotIn(SECRET, line)
-        self.assertIn('"GET /api/games/g/ws HTTP/1.1" 200', line)
-
-    def test_site_uses_it(self):
-        """The Site built by make_site writes its access lines without the query string, and counts them."""
-        counted = []
-        site = make_site(Resource(), reactor=Clock(), on_request=counted.append)
-        site.startFactory()
-        out = io.StringIO()
-        site.logFile = out
-        site.log(access_request(f"/?game_token={SECRET}&user_id=x".encode()))
-        self.assertIn('"GET / HTTP/1.1"', out.getvalue())
-        self.assertNotIn(SECRET, out.getvalue())
-        self.assertEqual(len(counted), 1)
-
-    def test_tokens_redacted_in_access_log_events(self):
-        """Whatever the formatter leaves in an access line (logged as an event), the observer scrubs its tokens."""
-        # Twisted's own formatter keeps the whole URI and Referer: the worst case.
-        site = Site(Resource(), logFormatter=combinedLogFormatter, reactor=Clock())
-        site.startFactory()
-        self.addCleanup(site.stopFactory)
-        request = access_request(
-            f"/?game_token={SECRET}&user_id=x".encode(), referer=f"https://h/?game_token={SECRET}&user_id=x".encode()
-        )
-        with capturedLogs() as events:
-            site.log(request)
-        self.assertTrue(any(SECRET in str(e.get("log_io")) for e in events))
-        out = io.StringIO()
-        observer = logs.text_file_observer(out, Redactor())
-        for event in events:
-            observer(event)
-        self.assertIn(f'"GET /?game_token={REDACTED}&user_id=x HTTP/1.1"', out.getvalue())
-        self.assertNotIn(SECRET, out.getvalue())
-
-    def test_access_log_formatter_drops_referer_query(self):
-        """access_log_formatter drops the query strings of both the URI and the Referer."""
-        request = access_request(
-            f"/api/games/g/ws?token={SECRET}".encode(), referer=f"https://h/play?game_token={SECRET}".encode()
-        )
-        line = logs.access_log_formatter("[01/Jan/2026:00:00:00 +0000]", request)
-        self.assertNotIn(SECRET, line)
-        self.assertIn('"GET /api/games/g/ws HTTP/1.1" 200 - "https://h/play"', line)

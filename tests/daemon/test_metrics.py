@@ -1,4 +1,4 @@
-"""rpsa.daemon.metrics: the hooks' counters, the scrape-time gauges, route templates and /metrics.
+"""rpsa.daemon.metrics: the hooks' counters, the scrape-time gauges, route labels and /metrics.
 
 Every test renders the exposition text and parses it back with
 ``prometheus_client.parser``, so what is asserted is what Prometheus reads.
@@ -13,9 +13,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, UnsupportedMethod
 from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
-from rpsa.daemon import metrics as metrics_module
+from rpsa.matches.api import MatchHooks
 from rpsa.play.hooks import ServerHooks
-from rpsa.daemon.metrics import MAX_FAILURE_REASONS, Metrics, MetricsResource, metrics_site, route_of
+from rpsa.daemon.metrics import MAX_FAILURE_REASONS, Counters, Metrics, MetricsResource, RouteLabels, metrics_site
+from rpsa.daemon.root import route_templates
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import make_site
 from tests.play.fakes import make_lobby
@@ -55,8 +56,6 @@ class FakeLauncher:
     """A launcher as the collector sees it: ``list()`` of records."""
 
     max_matches = 100
-    warm = 4
-    warm_ready = 3
 
     def __init__(self, *states):
         self.records = [FakeRecord(state) for state in states]
@@ -65,12 +64,25 @@ class FakeLauncher:
         return list(self.records)
 
 
+class FakeWarmPool:
+    """A warm pool as the collector sees it: its size and its ready children."""
+
+    warm = 4
+    warm_ready = 3
+
+
 class FakeRequest:
     """A finished request as ``http_request`` sees it: ``path`` and ``code``."""
 
     def __init__(self, path, code):
         self.path = path
         self.code = code
+
+
+def make_metrics(lobby=None, launcher=None, warm_pool=None):
+    """Counters labelling the server's routes, and Metrics over them (and the lobby, launcher and warm pool given)."""
+    counters = Counters(RouteLabels(route_templates()))
+    return counters, Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool)
 
 
 def scrape(metrics):
@@ -97,22 +109,22 @@ class RegistryTests(SynchronousTestCase):
 
     def test_own_registry(self):
         """A Metrics has its own registry, and registers nothing in prometheus_client's global one."""
-        metrics = Metrics()
+        counters, metrics = make_metrics()
         self.assertIsNot(metrics.registry, REGISTRY)
         self.assertIsNone(REGISTRY.get_sample_value("rpsa_messages_received_total"))
-        metrics.received()
+        counters.received()
         self.assertEqual(metrics.registry.get_sample_value("rpsa_messages_received_total"), 1.0)
         self.assertIsNone(REGISTRY.get_sample_value("rpsa_messages_received_total"))
 
     def test_two_instances_are_independent(self):
         """Counting in one Metrics does not show in another."""
-        first, second = Metrics(), Metrics()
+        (first, _), (_, second) = make_metrics(), make_metrics()
         first.received()
         self.assertEqual(samples(scrape(second)["rpsa_messages_received"], "_total"), {frozenset(): 0.0})
 
     def test_every_family_and_type(self):
         """A fresh Metrics renders every family with its type."""
-        families = scrape(Metrics())
+        families = scrape(make_metrics()[1])
         self.assertEqual(
             {name: family.type for name, family in families.items()},
             {
@@ -131,25 +143,25 @@ class RegistryTests(SynchronousTestCase):
         )
 
     def test_is_server_hooks(self):
-        """Metrics is a ServerHooks, so the lobby and the connections can take it as their hooks."""
-        self.assertIsInstance(Metrics(), ServerHooks)
+        """Counters is a ServerHooks and a MatchHooks, so the lobby, connections and match API take it as hooks."""
+        self.assertIsInstance(Counters(), ServerHooks)
+        self.assertIsInstance(Counters(), MatchHooks)
 
 
 class GameGaugeTests(SynchronousTestCase):
     """rpsa_games counts the lobby's games by state when scraped."""
 
     def test_without_lobby(self):
-        """Without a lobby attached, every state is 0."""
+        """Without a lobby, every state is 0."""
         self.assertEqual(
-            by_label(scrape(Metrics())["rpsa_games"], "state"),
+            by_label(scrape(make_metrics()[1])["rpsa_games"], "state"),
             {"waiting_for_players": 0.0, "character_selection": 0.0, "in_progress": 0.0},
         )
 
     def test_counts_by_state(self):
         """Games are counted by their state; a state with no game is 0; another state is left out."""
-        metrics = Metrics()
         lobby = FakeLobby("waiting_for_players", "in_progress", "waiting_for_players", "game_over")
-        metrics.attach(lobby=lobby)
+        counters, metrics = make_metrics(lobby=lobby)
         self.assertEqual(
             by_label(scrape(metrics)["rpsa_games"], "state"),
             {"waiting_for_players": 2.0, "character_selection": 0.0, "in_progress": 1.0},
@@ -157,9 +169,8 @@ class GameGaugeTests(SynchronousTestCase):
 
     def test_computed_at_scrape(self):
         """The gauge follows the lobby between scrapes without any hook being called."""
-        metrics = Metrics()
         lobby = FakeLobby("character_selection")
-        metrics.attach(lobby=lobby)
+        counters, metrics = make_metrics(lobby=lobby)
         self.assertEqual(by_label(scrape(metrics)["rpsa_games"], "state")["character_selection"], 1.0)
         lobby.games.clear()
         self.assertEqual(by_label(scrape(metrics)["rpsa_games"], "state")["character_selection"], 0.0)
@@ -167,8 +178,7 @@ class GameGaugeTests(SynchronousTestCase):
     def test_real_lobby(self):
         """A game created in a real lobby is counted as waiting_for_players."""
         lobby, _, _ = make_lobby(Clock())
-        metrics = Metrics()
-        metrics.attach(lobby=lobby)
+        counters, metrics = make_metrics(lobby=lobby)
         lobby.create("u1", "alice", "g1")
         self.assertEqual(by_label(scrape(metrics)["rpsa_games"], "state")["waiting_for_players"], 1.0)
         lobby.remove("g1")
@@ -180,12 +190,12 @@ class ConnectionGaugeTests(SynchronousTestCase):
 
     def test_by_role(self):
         """Opened connections are counted by role, closed ones no longer."""
-        metrics = Metrics()
+        counters, metrics = make_metrics()
         players = [FakeConn("player") for _ in range(3)]
         spectator = FakeConn("spectator")
         for conn in players + [spectator]:
-            metrics.opened(conn)
-        metrics.closed(players[0])
+            counters.opened(conn)
+        counters.closed(players[0])
         self.assertEqual(
             by_label(scrape(metrics)["rpsa_connections"], "role"), {"player": 2.0, "spectator": 1.0}
         )
@@ -193,7 +203,7 @@ class ConnectionGaugeTests(SynchronousTestCase):
     def test_zero_at_start(self):
         """Both roles are rendered, at 0, before any connection."""
         self.assertEqual(
-            by_label(scrape(Metrics())["rpsa_connections"], "role"), {"player": 0.0, "spectator": 0.0}
+            by_label(scrape(make_metrics()[1])["rpsa_connections"], "role"), {"player": 0.0, "spectator": 0.0}
         )
 
 
@@ -202,31 +212,30 @@ class MatchMetricTests(SynchronousTestCase):
 
     def test_matches_by_state(self):
         """Live records are counted by state; ended and failed ones are not."""
-        metrics = Metrics()
-        metrics.attach(launcher=FakeLauncher("starting", "playing", "playing", "waiting", "ended", "failed"))
+        counters, metrics = make_metrics(launcher=FakeLauncher("starting", "playing", "playing", "waiting", "ended", "failed"))
         self.assertEqual(
             by_label(scrape(metrics)["rpsa_matches"], "state"), {"starting": 1.0, "waiting": 1.0, "playing": 2.0}
         )
 
     def test_without_launcher(self):
-        """Without a launcher attached, every state is 0."""
+        """Without a launcher, every state is 0."""
         self.assertEqual(
-            by_label(scrape(Metrics())["rpsa_matches"], "state"), {"starting": 0.0, "waiting": 0.0, "playing": 0.0}
+            by_label(scrape(make_metrics()[1])["rpsa_matches"], "state"), {"starting": 0.0, "waiting": 0.0, "playing": 0.0}
         )
 
     def test_launched(self):
-        """launch_succeeded counts rpsa_matches_launched_total."""
-        metrics = Metrics()
-        metrics.launch_succeeded()
-        metrics.launch_succeeded()
+        """match_ready (a launch succeeded) counts rpsa_matches_launched_total."""
+        counters, metrics = make_metrics()
+        counters.match_ready(None)
+        counters.match_ready(None)
         self.assertEqual(samples(scrape(metrics)["rpsa_matches_launched"], "_total"), {frozenset(): 2.0})
 
     def test_failures_by_reason(self):
         """launch_failed counts rpsa_launch_failures_total by reason."""
-        metrics = Metrics()
-        metrics.launch_failed("launch_timeout")
-        metrics.launch_failed("too_many_matches")
-        metrics.launch_failed("launch_timeout")
+        counters, metrics = make_metrics()
+        counters.launch_failed("launch_timeout")
+        counters.launch_failed("too_many_matches")
+        counters.launch_failed("launch_timeout")
         self.assertEqual(
             by_label(scrape(metrics)["rpsa_launch_failures"], "reason", "_total"),
             {"launch_timeout": 2.0, "too_many_matches": 1.0},
@@ -234,10 +243,10 @@ class MatchMetricTests(SynchronousTestCase):
 
     def test_failure_reasons_bounded(self):
         """Past MAX_FAILURE_REASONS distinct reasons, new reasons are counted as other."""
-        metrics = Metrics()
+        counters, metrics = make_metrics()
         for i in range(MAX_FAILURE_REASONS + 5):
-            metrics.launch_failed(f"code_{i}")
-        metrics.launch_failed("code_0")
+            counters.launch_failed(f"code_{i}")
+        counters.launch_failed("code_0")
         reasons = by_label(scrape(metrics)["rpsa_launch_failures"], "reason", "_total")
         self.assertEqual(len(reasons), MAX_FAILURE_REASONS + 1)
         self.assertEqual(reasons["other"], 5.0)
@@ -249,36 +258,34 @@ class MessageCounterTests(SynchronousTestCase):
 
     def test_received(self):
         """Each received() adds one."""
-        metrics = Metrics()
+        counters, metrics = make_metrics()
         for _ in range(5):
-            metrics.received()
+            counters.received()
         self.assertEqual(samples(scrape(metrics)["rpsa_messages_received"], "_total"), {frozenset(): 5.0})
 
     def test_rejected_by_reason(self):
-        """size, rate and invalid are counted apart; message_invalid() counts as invalid."""
-        metrics = Metrics()
-        metrics.rejected("size")
-        metrics.rejected("rate")
-        metrics.rejected("rate")
-        metrics.rejected("invalid")
-        metrics.message_invalid()
-        metrics.message_invalid()
+        """size, rate and invalid are counted apart."""
+        counters, metrics = make_metrics()
+        counters.rejected("size")
+        counters.rejected("rate")
+        counters.rejected("rate")
+        counters.rejected("invalid")
         self.assertEqual(
             by_label(scrape(metrics)["rpsa_messages_rejected"], "reason", "_total"),
-            {"size": 1.0, "rate": 2.0, "invalid": 3.0},
+            {"size": 1.0, "rate": 2.0, "invalid": 1.0},
         )
 
     def test_unknown_reason(self):
         """A reason outside size, rate and invalid is counted as other (the label set stays bounded)."""
-        metrics = Metrics()
-        metrics.rejected("something-new")
+        counters, metrics = make_metrics()
+        counters.rejected("something-new")
         self.assertEqual(by_label(scrape(metrics)["rpsa_messages_rejected"], "reason", "_total")["other"], 1.0)
 
     def test_games_completed(self):
         """game_completed counts rpsa_games_completed_total; lobby_changed changes nothing."""
-        metrics = Metrics()
-        metrics.game_completed(object())
-        metrics.lobby_changed(FakeLobby("in_progress"))
+        counters, metrics = make_metrics()
+        counters.game_completed(object())
+        counters.lobby_changed(FakeLobby("in_progress"))
         families = scrape(metrics)
         self.assertEqual(samples(families["rpsa_games_completed"], "_total"), {frozenset(): 1.0})
         self.assertEqual(by_label(families["rpsa_games"], "state")["in_progress"], 0.0)
@@ -289,9 +296,9 @@ class TickLagTests(SynchronousTestCase):
 
     def test_buckets(self):
         """Observations land in cumulative le buckets, with their count and sum."""
-        metrics = Metrics()
+        counters, metrics = make_metrics()
         for lag in (0.0005, 0.001, 0.003, 0.2, 4.0, 7.0):
-            metrics.tick_lag(lag)
+            counters.tick_lag(lag)
         family = scrape(metrics)["rpsa_tick_lag_seconds"]
         buckets = by_label(family, "le", "_bucket")
         self.assertEqual(list(buckets), ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
@@ -307,22 +314,22 @@ class TickLagTests(SynchronousTestCase):
 
     def test_early_tick_is_zero(self):
         """A tick run early (negative lag) counts as 0 s."""
-        metrics = Metrics()
-        metrics.tick_lag(-0.0008)
+        counters, metrics = make_metrics()
+        counters.tick_lag(-0.0008)
         family = scrape(metrics)["rpsa_tick_lag_seconds"]
         self.assertEqual(by_label(family, "le", "_bucket")["0.001"], 1.0)
         self.assertEqual(samples(family, "_sum"), {frozenset(): 0.0})
 
     def test_fed_by_scheduler(self):
-        """TickScheduler(on_lag=metrics.tick_lag) records one observation per tick."""
+        """TickScheduler(on_lag=counters.tick_lag) records one observation per tick."""
 
         class Item:
             def tick(self):
                 pass
 
         clock = Clock()
-        metrics = Metrics()
-        scheduler = TickScheduler(clock, 1.0, on_lag=metrics.tick_lag)
+        counters, metrics = make_metrics()
+        scheduler = TickScheduler(clock, 1.0, on_lag=counters.tick_lag)
         scheduler.add(Item())
         for _ in range(3):
             clock.advance(1.0)
@@ -334,11 +341,11 @@ class HTTPRequestTests(SynchronousTestCase):
 
     def test_counts_by_route_and_status(self):
         """Requests are counted by (route template, status); ids do not become labels."""
-        metrics = Metrics()
-        metrics.http_request(FakeRequest(b"/api/games/abc", 200))
-        metrics.http_request(FakeRequest(b"/api/games/def", 200))
-        metrics.http_request(FakeRequest(b"/api/games/zzz", 404))
-        metrics.http_request(FakeRequest(b"/wp-admin/x.php", 404))
+        counters, metrics = make_metrics()
+        counters.http_request(FakeRequest(b"/api/games/abc", 200))
+        counters.http_request(FakeRequest(b"/api/games/def", 200))
+        counters.http_request(FakeRequest(b"/api/games/zzz", 404))
+        counters.http_request(FakeRequest(b"/wp-admin/x.php", 404))
         self.assertEqual(
             samples(scrape(metrics)["rpsa_http_requests"], "_total"),
             {
@@ -355,8 +362,8 @@ class HTTPRequestTests(SynchronousTestCase):
         request.uri = b"/api/match/m1?x=1"
         request.path = b"/api/match/m1"
         request.code = 503
-        metrics = Metrics()
-        metrics.http_request(request)
+        counters, metrics = make_metrics()
+        counters.http_request(request)
         self.assertEqual(
             samples(scrape(metrics)["rpsa_http_requests"], "_total"),
             {frozenset({("route", "/api/match/{match_id}"), ("status", "503")}): 1.0},
@@ -364,13 +371,13 @@ class HTTPRequestTests(SynchronousTestCase):
 
     def test_from_site_log(self):
         """A Site whose log calls http_request counts the requests it logs."""
-        metrics = Metrics()
+        counters, metrics = make_metrics()
         site = make_site(Resource(), reactor=Clock())
         original_log = site.log
 
         def log(request):
             original_log(request)
-            metrics.http_request(request)
+            counters.http_request(request)
 
         site.log = log
         request = Request(DummyChannel())
@@ -382,8 +389,8 @@ class HTTPRequestTests(SynchronousTestCase):
         )
 
 
-class RouteTableTests(SynchronousTestCase):
-    """route_of maps request paths to low-cardinality templates."""
+class RouteLabelTests(SynchronousTestCase):
+    """RouteLabels over the server's route templates maps request paths to low-cardinality labels."""
 
     CASES = [
         (b"/healthz", "/healthz"),
@@ -415,13 +422,20 @@ class RouteTableTests(SynchronousTestCase):
 
     def test_table(self):
         """Every case maps to its template; unknown paths map to other."""
+        routes = RouteLabels(route_templates())
         for path, route in self.CASES:
-            self.assertEqual(route_of(path), route, path)
+            self.assertEqual(routes.label(path), route, path)
 
     def test_templates_are_the_labels(self):
-        """The route labels are the table's templates plus other: a bounded set."""
-        labels = {route for _, route in metrics_module.ROUTES} | {"other"}
-        self.assertEqual({route_of(path) for path, _ in self.CASES} - labels, set())
+        """The route labels are the templates plus other: a bounded set; every route has its template."""
+        routes = RouteLabels(route_templates())
+        labels = set(routes.templates) | {"other"}
+        self.assertEqual({routes.label(path) for path, _ in self.CASES} - labels, set())
+        self.assertEqual(set(routes.templates) - {route for _, route in self.CASES}, set())
+
+    def test_no_templates(self):
+        """Without templates every path is other."""
+        self.assertEqual(RouteLabels(()).label(b"/healthz"), "other")
 
 
 class ResourceTests(SynchronousTestCase):
@@ -429,8 +443,8 @@ class ResourceTests(SynchronousTestCase):
 
     def test_get(self):
         """GET answers the rendered metrics with CONTENT_TYPE_LATEST."""
-        metrics = Metrics()
-        metrics.received()
+        counters, metrics = make_metrics()
+        counters.received()
         request = DummyRequest([b""])
         body = MetricsResource(metrics).render(request)
         self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"), [CONTENT_TYPE_LATEST.encode()])
@@ -441,11 +455,11 @@ class ResourceTests(SynchronousTestCase):
         """Any method but GET (and HEAD) is refused."""
         request = DummyRequest([b""])
         request.method = b"POST"
-        self.assertRaises(UnsupportedMethod, MetricsResource(Metrics()).render, request)
+        self.assertRaises(UnsupportedMethod, MetricsResource(make_metrics()[1]).render, request)
 
     def test_metrics_site(self):
         """metrics_site serves a MetricsResource and writes no access log line."""
-        site = metrics_site(Metrics(), reactor=Clock())
+        site = metrics_site(make_metrics()[1], reactor=Clock())
         self.assertIsInstance(site.resource, MetricsResource)
         self.assertFalse(site.noisy)
         site.startFactory()
@@ -471,8 +485,7 @@ class LimitTests(SynchronousTestCase):
 
     def test_limits_and_warm_pool(self):
         """rpsa_limit carries max_games, max_matches and warm_matches; rpsa_warm_matches_ready the pool."""
-        metrics = Metrics()
-        metrics.attach(lobby=FakeLobby(), launcher=FakeLauncher())
+        counters, metrics = make_metrics(lobby=FakeLobby(), launcher=FakeLauncher(), warm_pool=FakeWarmPool())
         families = scrape(metrics)
         self.assertEqual(by_label(families["rpsa_limit"], "limit"),
                          {"max_games": 10000, "max_matches": 100, "warm_matches": 4})

@@ -1,12 +1,15 @@
 """``twistd rpsa`` options (rpsa.daemon.tap.Options), listener locality (rpsa.daemon.listeners) and makeService."""
 
+import io
 import signal
+import sys
 
 from treq.testing import StubTreq
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet import endpoints
 from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.systemd import ListenFDs
 from twisted.trial.unittest import SynchronousTestCase
@@ -91,6 +94,18 @@ class ListenTests(OptionsTestCase):
         """One Options' listeners do not leak into the next."""
         parse("--listen", "unix:/tmp/a.sock")
         self.assertEqual(parse()["listen"], [tap.DEFAULT_LISTEN])
+
+    def test_checked_without_a_reactor(self):
+        """Checking an endpoint hands the parser a stand-in, never the global reactor."""
+        given = []
+
+        def server_from_string(reactor, description):
+            given.append(reactor)
+            self.assertRaises(AttributeError, getattr, reactor, "listenTCP")
+
+        self.patch(endpoints, "serverFromString", server_from_string)
+        parse("--listen", LOOPBACK)
+        self.assertEqual(len(given), 1)
 
     def test_invalid_endpoint(self):
         """An endpoint string Twisted cannot parse is a UsageError naming --listen."""
@@ -275,6 +290,18 @@ class MakeServiceTests(SynchronousTestCase):
         self.successResultOf(top.stopService())
         listeners = [child for child in top if isinstance(child, StreamServerEndpointService)]
         self.assertEqual([child.running for child in listeners], [False, False])
+
+    def test_api_key_redacted(self):
+        """The key read from --api-key-file never reaches the log the tree hands twistd."""
+        key_file = self.mktemp()
+        with open(key_file, "w") as f:
+            f.write("k3y-never-logged\n")
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        top = tap.makeService(parse("--api-key-file", key_file), reactor=MemoryReactorClock())
+        Logger(observer=top.log_observer).info("the key is {k}", k="k3y-never-logged")
+        self.assertIn("the key is", out.getvalue())
+        self.assertNotIn("k3y-never-logged", out.getvalue())
 
     def test_site_serves_the_api(self):
         """The listening factory is a bounded-body Site whose resource answers /healthz."""

@@ -1,4 +1,4 @@
-"""``/api/match`` over HTTP, in memory: validation, idempotence, failures, notifications."""
+"""``/api/match`` over HTTP, in memory (mounted in the root app): validation, idempotence, failures, notifications."""
 
 import json
 
@@ -7,10 +7,14 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from rpsa.daemon.drain import DrainState
+from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
-from rpsa.matches.launcher import LaunchError, MatchRecord
+from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
-from rpsa.matches.api import MatchAPI
+from rpsa.matches.api import MatchAPI, MatchHooks
+from rpsa.matches.notify import MatchNotifications
+from rpsa.matches.launcher import LaunchError, MatchRecord
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder
@@ -71,21 +75,36 @@ class FakeNotifier:
         return defer.succeed(True)
 
 
+class FailureHooks(MatchHooks):
+    """Records the codes of failed launches."""
+
+    def __init__(self):
+        self.failures = []
+
+    def launch_failed(self, code):
+        self.failures.append(code)
+
+
 class MatchAPITestCase(SynchronousTestCase):
-    """The lobby API with a MatchAPI over a fake launcher."""
+    """The root resource with a MatchAPI over a fake launcher mounted at /api/match."""
 
     draining = False
 
     def setUp(self):
         clock = Clock()
-        lobby = Lobby(clock, GameSettings(), TickScheduler(clock, 1.0))
+        state = DrainState()
+        state.active = self.draining
+        lobby = Lobby(clock, GameSettings(), TickScheduler(clock, 1.0), draining=state)
         self.launcher = FakeLauncher()
         self.notifier = FakeNotifier()
-        self.failures = []
+        self.events = MatchNotifications(self.notifier)
+        hooks = FailureHooks()
+        self.failures = hooks.failures
         urls = URLBuilder("https://games.example.com/prefix")
-        self.matches = MatchAPI(self.launcher, urls, self.notifier, is_draining=lambda: self.draining,
-                                on_launch_failed=self.failures.append)
-        self.stub = StubTreq(LobbyAPI(lobby, AccessPolicy(KEY), urls, matches=self.matches).resource())
+        access = AccessPolicy(KEY)
+        matches = MatchAPI(self.launcher, urls, access, events=self.events, draining=state, hooks=hooks)
+        root = RootAPI(access, state, None, LobbyAPI(lobby, access, urls), CompatAPI(lobby, access), matches)
+        self.stub = StubTreq(root.resource())
 
     def call(self, method, path, payload=None, key=KEY):
         """One request; returns (status, decoded JSON)."""
@@ -152,6 +171,12 @@ class PutTests(MatchAPITestCase):
             self.assertEqual((status, answer["error"]["code"]), (400, "bad_field"), bad)
         self.assertEqual(self.launcher.launched, [])
 
+    def test_unknown_routes(self):
+        """Another method, or a deeper path, is 404 not_found, as for any unknown /api/ route."""
+        for method, path in (("POST", "/api/match"), ("PUT", "/api/match/m1"), ("GET", "/api/match/m1/x")):
+            status, answer = self.call(method, path)
+            self.assertEqual((status, answer["error"]["code"]), (404, "not_found"), (method, path))
+
     def test_needs_the_key(self):
         """Without the API key the launcher's routes are 401."""
         for method, path in (("PUT", "/api/match"), ("GET", "/api/match"), ("GET", "/api/match/m1"),
@@ -208,7 +233,7 @@ class ReadAndStopTests(MatchAPITestCase):
 
 
 class NotificationTests(MatchAPITestCase):
-    """match_ready when a match gets its port, match_ended when it ends."""
+    """match_ready when a match gets its port (match_ended: tests.matches.test_notify)."""
 
     def test_ready_once(self):
         """One match_ready per launch (not for a repeated PUT), with the port and spectate URL."""
@@ -216,14 +241,3 @@ class NotificationTests(MatchAPITestCase):
         self.call("PUT", "/api/match", body())
         self.assertEqual(self.notifier.events, [{"event": "match_ready", "match_id": "m1", "port": 9000,
                                                  "spectate_url": "ws://games.example.com:9000/ws"}])
-
-    def test_ended_with_result_or_reason(self):
-        """match_ended carries the result, or the reason when there is no winner."""
-        won = MatchRecord(match_id="a", request={}, state="ended", result={"winner": "ann", "loser": "ben"})
-        abandoned = MatchRecord(match_id="b", request={}, state="ended", reason="abandoned")
-        self.matches.match_ended(won)
-        self.matches.match_ended(abandoned)
-        self.assertEqual(self.notifier.events, [
-            {"event": "match_ended", "match_id": "a", "result": {"winner": "ann", "loser": "ben"}},
-            {"event": "match_ended", "match_id": "b", "reason": "abandoned"},
-        ])

@@ -13,7 +13,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseNeverReceived
 from treq.testing import StringStubbingResource, StubTreq
 
-from rpsa.matches.notify import Notifier
+from rpsa.matches.launcher import MatchRecord
+from rpsa.matches.notify import MatchNotifications, Notifier
 
 URL = "https://lobby.example/rpsa/events"
 EVENT = {"event": "match_ready", "match_id": "m1", "port": 9000, "spectate_url": "wss://example/m1"}
@@ -76,11 +77,11 @@ class NotifierTests(SynchronousTestCase):
             wrapper.client, client = client, wrapper
         return Notifier(URL, self.clock, treq_client=client, **kwargs)
 
-    def assertNoTimers(self):
+    def assert_no_timers(self):
         """No delayed call is left on the clock."""
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
-    def logLevels(self, text):
+    def log_levels(self, text):
         """The levels of the log events whose format contains ``text``."""
         return [e["log_level"].name for e in self.logged if text in (e.get("log_format") or "")]
 
@@ -92,7 +93,7 @@ class NotifierTests(SynchronousTestCase):
         self.assertEqual((request["method"], request["url"], request["body"]), (b"POST", URL, EVENT))
         [content_type] = request["headers"][b"Content-Type"]
         self.assertTrue(content_type.startswith(b"application/json"), content_type)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_retry_after_5xx(self):
         """A 5xx answer is retried after ``backoff`` seconds."""
@@ -103,8 +104,8 @@ class NotifierTests(SynchronousTestCase):
         self.clock.advance(0.1)
         self.assertIs(self.successResultOf(d), True)
         self.assertEqual([r["time"] for r in self.server.requests], [0, 1.0])
-        self.assertEqual(self.logLevels("failed (attempt"), ["warn"])
-        self.assertNoTimers()
+        self.assertEqual(self.log_levels("failed (attempt"), ["warn"])
+        self.assert_no_timers()
 
     def test_retry_after_connection_error(self):
         """A connection error is retried, and the retry can succeed."""
@@ -132,9 +133,9 @@ class NotifierTests(SynchronousTestCase):
         self.clock.pump([1.0, 2.0, 4.0])
         self.assertIs(self.successResultOf(d), False)
         self.assertEqual([r["time"] for r in self.server.requests], [0, 1.0, 3.0, 7.0])
-        self.assertEqual(self.logLevels("failed (attempt"), ["warn"] * 4)
-        self.assertEqual(self.logLevels("gave up"), ["error"])
-        self.assertNoTimers()
+        self.assertEqual(self.log_levels("failed (attempt"), ["warn"] * 4)
+        self.assertEqual(self.log_levels("gave up"), ["error"])
+        self.assert_no_timers()
 
     def test_unexpected_client_error_does_not_raise(self):
         """A client that raises synchronously counts as failed attempts; post still fires with False."""
@@ -148,25 +149,25 @@ class NotifierTests(SynchronousTestCase):
         self.assertIs(self.successResultOf(d), False)
 
     def test_stop_cancels_retry(self):
-        """stop() during a back-off cancels the retry; the post fires with False."""
+        """stopService() during a back-off cancels the retry; the post fires with False."""
         notifier = self.notifier([500, 200])
         d = notifier.post(EVENT)
-        stopped = notifier.stop()
+        stopped = notifier.stopService()
         self.assertIs(self.successResultOf(d), False)
         self.assertIsNone(self.successResultOf(stopped))
         self.clock.advance(60)
         self.assertEqual(len(self.server.requests), 1)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_stop_cancels_request(self):
-        """stop() cancels a request in flight; the post fires with False."""
+        """stopService() cancels a request in flight; the post fires with False."""
         flaky = FlakyClient(failures=1, hang=True)
         notifier = self.notifier([], flaky)
         d = notifier.post(EVENT)
-        notifier.stop()
+        notifier.stopService()
         self.assertIs(self.successResultOf(d), False)
         self.assertEqual(flaky.cancelled, 1)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_cancel_post(self):
         """Cancelling the Deferred from post abandons that event: it fires with False and nothing is retried."""
@@ -176,7 +177,7 @@ class NotifierTests(SynchronousTestCase):
         self.assertIs(self.successResultOf(d), False)
         self.clock.advance(60)
         self.assertEqual(len(self.server.requests), 1)
-        self.assertNoTimers()
+        self.assert_no_timers()
 
     def test_secrets_in_url_not_logged(self):
         """Failures are logged without the URL's user info or query string."""
@@ -189,8 +190,42 @@ class NotifierTests(SynchronousTestCase):
         self.assertNotIn("s3cret", text)
 
     def test_post_after_stop(self):
-        """A post after stop() sends nothing and fires with False."""
+        """A post after stopService() sends nothing and fires with False."""
         notifier = self.notifier([])
-        notifier.stop()
+        notifier.stopService()
         self.assertIs(self.successResultOf(notifier.post(EVENT)), False)
         self.assertEqual(self.server.requests, [])
+
+
+class RecordingNotifier:
+    """A notifier that records the events posted to it."""
+
+    def __init__(self):
+        self.events = []
+
+    def post(self, event):
+        self.events.append(event)
+
+
+class MatchNotificationsTests(SynchronousTestCase):
+    """The launcher's observer that posts match_ended."""
+
+    def test_ended_with_result_or_reason(self):
+        """match_ended carries the result, or the reason when there is no winner."""
+        notifier = RecordingNotifier()
+        notifications = MatchNotifications(notifier)
+        won = MatchRecord(match_id="a", request={}, state="ended", result={"winner": "ann", "loser": "ben"})
+        abandoned = MatchRecord(match_id="b", request={}, state="ended", reason="abandoned")
+        notifications.match_ended(won)
+        notifications.match_ended(abandoned)
+        self.assertEqual(notifier.events, [
+            {"event": "match_ended", "match_id": "a", "result": {"winner": "ann", "loser": "ben"}},
+            {"event": "match_ended", "match_id": "b", "reason": "abandoned"},
+        ])
+
+    def test_without_notifier(self):
+        """Without a notifier, the end is only logged; match_ready does nothing."""
+        notifications = MatchNotifications()
+        record = MatchRecord(match_id="a", request={}, state="ended", reason="stopped")
+        notifications.match_ready(record)
+        notifications.match_ended(record)

@@ -2,27 +2,27 @@
 
 - L{FakeConnection} stands in for L{rpsa.play.websocket.GameConnection} in front of
   a L{rpsa.play.session.GameSession}.  Sessions are created through
-  L{rpsa.lobby.games.Lobby.create}, so they have a real Autobahn factory and
-  broadcasts arrive as Autobahn C{PreparedMessage}s: the fake decodes their
-  C{payload} (the unframed JSON text), and decodes C{send_message} dicts from
-  their wire encoding, so a test sees exactly the JSON a client would.
+  L{rpsa.lobby.games.Lobby.create}, so they have the lobby's real
+  L{rpsa.play.fastpath.FramePreparer} and broadcasts arrive as Autobahn
+  C{PreparedMessage}s: the fake decodes their C{payload} (the unframed JSON
+  text), and decodes C{send_message} dicts from their wire encoding, so a test
+  sees exactly the JSON a client would.
 - L{make_lobby} builds a lobby and tick scheduler on a given clock;
   L{RecordingHooks} records what connections report to the server's hooks.
-- L{RecordingClient} is an Autobahn client protocol for the in-memory agent of
-  C{autobahn.twisted.testing}: it records messages and can wait for one.
+
+The WebSocket client the tests connect with is L{tests.support.wsclient.RecordingClient}.
 """
 
 import json
 
-from autobahn.twisted.websocket import WebSocketClientProtocol
 from autobahn.websocket.protocol import PreparedMessage
-from twisted.internet import defer
 
 from rpsa.play import wire
 from rpsa.play.hooks import ServerHooks
 from rpsa.lobby.games import Lobby
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
+from tests.support.wsclient import of_type
 
 
 def make_lobby(clock, hooks=None, **settings):
@@ -48,17 +48,6 @@ class RecordingHooks(ServerHooks):
 
     def rejected(self, reason):
         self.rejections.append(reason)
-
-
-def of_type(kind, event=None):
-    """A predicate on decoded messages: ``type`` is ``kind`` (and the engine event type is ``event``)."""
-
-    def predicate(message):
-        if message.get("type") != kind:
-            return False
-        return event is None or message["eventData"]["type"] == event
-
-    return predicate
 
 
 class FakeConnection:
@@ -110,60 +99,3 @@ class FakeConnection:
 
     def __repr__(self):
         return f"<FakeConnection {self.name}>"
-
-
-class RecordingClient(WebSocketClientProtocol):
-    """A WebSocket client that records JSON messages; ``wait_for`` fires on a matching one."""
-
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-        self._waiters = []
-        self.answer_pings = True
-        self.pinged = defer.Deferred()
-
-    def onMessage(self, payload, isBinary):
-        message = json.loads(payload)
-        self.messages.append(message)
-        for waiter in list(self._waiters):
-            predicate, d = waiter
-            if predicate(message):
-                self._waiters.remove(waiter)
-                d.callback(message)
-
-    def onPing(self, payload):
-        """Answer pings unless the test plays a dead peer; note the first ping."""
-        if self.answer_pings:
-            self.sendPong(payload)
-        if not self.pinged.called:
-            self.pinged.callback(payload)
-
-    def onClose(self, wasClean, code, reason):
-        waiters, self._waiters = self._waiters, []
-        for _, d in waiters:
-            d.errback(ConnectionError(f"closed ({code} {reason}) while waiting"))
-
-    def send_json(self, message):
-        """Send one JSON text message."""
-        self.sendMessage(json.dumps(message).encode("utf-8"))
-
-    def round_trip(self):
-        """Fires once the server has answered a message sent now (so everything sent before has arrived)."""
-        marker = f"round trip {len(self.messages)}"
-        self.send_json({"type": marker})
-        return self.wait_for(lambda m: m.get("type") == "error" and marker in m.get("message", ""))
-
-    def wait_for(self, predicate):
-        """A Deferred firing with the first message, already received or not, matching ``predicate``."""
-        for message in self.messages:
-            if predicate(message):
-                return defer.succeed(message)
-        d = defer.Deferred()
-        self._waiters.append((predicate, d))
-        return d
-
-    @property
-    def status_code(self):
-        """The HTTP status of the opening handshake's answer (101 when accepted)."""
-        line = getattr(self, "http_status_line", None)
-        return int(line.split()[1]) if line else None

@@ -1,7 +1,7 @@
 """Tests for L{rpsa.play.session.GameSession} and L{rpsa.lobby.games.Lobby}: the wire flow of a game.
 
 Sessions are created through L{rpsa.lobby.games.Lobby.create}/L{rpsa.lobby.games.Lobby.join}
-on a L{twisted.internet.task.Clock}, so each has its real Autobahn factory;
+on a L{twisted.internet.task.Clock}, so each has the lobby's real frame preparer;
 connections are L{tests.play.fakes.FakeConnection}s, which decode the
 C{PreparedMessage} payloads a session broadcasts.  A fake connection's close is
 only recorded: where a test needs the transport's later C{onClose}, it calls
@@ -13,10 +13,11 @@ import json
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.play import wire
+from rpsa.play import views, wire
 from rpsa.lobby.games import NoSuchGame
 from rpsa.rules import Game, GameEventType, RoundEventType
-from tests.play.fakes import FakeConnection, make_lobby, of_type
+from tests.play.fakes import FakeConnection, make_lobby
+from tests.support.wsclient import of_type
 
 ROCK, PAPER, SCISSORS = 0, 1, 2
 GAME, ROUND = "RPSGameEvent", "RPSRoundEvent"
@@ -278,7 +279,7 @@ class HiddenPickTests(SessionTestCase):
         self.assertEqual(self.fighters_seen(self.connect(self.host_seat)), ["aru", None])
         self.assertEqual(self.fighters_seen(self.connect(self.guest_seat)), [None, None])
         self.assertEqual(self.fighters_seen(self.spectate()), [None, None])
-        selected = [p["fighter_selected"] for p in self.session.snapshot(None)["players"]]
+        selected = [p["fighter_selected"] for p in views.snapshot(self.session, None)["players"]]
         self.assertEqual(selected, [True, False])
 
     def test_welcome_after_guest_pick(self):
@@ -507,12 +508,12 @@ class BadInputTests(SessionTestCase):
 
     def test_each_kind_of_bad_input(self):
         """Every kind of bad message gets its error code, to its sender only, and changes nothing."""
-        before = self.session.snapshot(None)
+        before = views.snapshot(self.session, None)
         for payload, is_binary, code in self.BAD:
             self.send_raw(self.host, payload, is_binary)
             self.assert_error(self.host, code)
             self.assert_silent(self.guest, self.spectator)
-        self.assertEqual(self.session.snapshot(None), before)
+        self.assertEqual(views.snapshot(self.session, None), before)
         self.assertIn("g1", self.lobby.games)
         self.pick(self.host, "aru")
         self.assertEqual(self.host.take(), [wire.fighter_selected("alice", "aru")])

@@ -1,7 +1,7 @@
 """Tests for L{rpsa.play.websocket}: the real Autobahn protocol of a game, over in-memory transports.
 
-Each test creates a game with L{rpsa.lobby.games.Lobby.create}, which gives the
-session its L{rpsa.play.websocket.GameConnectionFactory}, and connects Autobahn
+Each test creates a game with L{rpsa.lobby.games.Lobby.create}, which builds the
+session's L{rpsa.play.websocket.GameConnectionFactory}, and connects Autobahn
 clients to it with C{autobahn.twisted.testing.create_memory_agent}: the memory
 agent builds the server side with the game's factory, and the pumper moves the
 bytes both ways from the real reactor every 0.1 s.
@@ -19,7 +19,8 @@ from txaio.testutil import replace_loop
 from rpsa.play import wire
 from rpsa.rules import GameEventType, RoundEventType
 from rpsa.play.websocket import GameConnectionFactory
-from tests.play.fakes import RecordingClient, RecordingHooks, make_lobby, of_type
+from tests.play.fakes import RecordingHooks, make_lobby
+from tests.support.wsclient import RecordingClient, of_type
 
 
 class WebSocketTestCase(TestCase):
@@ -40,10 +41,11 @@ class WebSocketTestCase(TestCase):
         self.lobby, self.settings, self.scheduler = make_lobby(self.reactor, self.hooks, **type(self).settings)
         self.session, self.host_seat = self.lobby.create("alice", "Alice", game_id="g1")
         self.guest_seat = self.lobby.join("g1", "bob", "Bob")[1]
+        self.factory = self.lobby.factory("g1")
 
-    def open(self, query="", session=None):
-        """A client connecting to a game's WebSocket (``query`` starts with ``?``)."""
-        factory = (session or self.session).factory
+    def open(self, query=""):
+        """A client connecting to the game's WebSocket (``query`` starts with ``?``)."""
+        factory = self.factory
         agent = create_memory_agent(self.reactor, self.pumper, lambda: factory.buildProtocol(None))
         clients = []
 
@@ -67,6 +69,7 @@ class WebSocketTestCase(TestCase):
     def assert_refused(self, query, status):
         """Connecting with ``query`` is refused at the handshake with HTTP ``status``."""
         client = self.open(query)
+        yield self.assertFailure(client.opened, ConnectionError)
         yield client.is_closed
         self.assertEqual(client.status_code, status)
         self.assertEqual(client.messages, [])
@@ -319,7 +322,7 @@ class PingTests(WebSocketTestCase):
 
     def test_ping_options_on_the_factory(self):
         """Autobahn's own auto-ping is off (the shared heartbeat pings), the size limits are set."""
-        factory = self.session.factory
+        factory = self.factory
         self.assertIsInstance(factory, GameConnectionFactory)
         self.assertEqual(factory.autoPingInterval, 0)
         self.assertEqual(factory.heartbeat.interval, self.settings.ping_interval)

@@ -7,14 +7,25 @@ from twisted.internet import defer
 
 
 class RecordingClient(WebSocketClientProtocol):
-    """Records messages; ``wait_for(predicate)`` fires with the first match."""
+    """Records JSON messages; ``wait_for(predicate)`` fires with the first match.
+
+    ``opened`` fires with the client once the handshake succeeded, or fails if
+    the connection closed first (a refused handshake): whoever opens a client
+    that may be refused consumes it (:func:`connect` does, through its
+    factory's ``connected``; a test expecting a refusal asserts the failure).
+    ``closed`` fires with the close code.  Pings are answered unless
+    ``answer_pings`` is False (a dead peer); ``pinged`` fires on the first.
+    """
 
     def __init__(self):
         super().__init__()
         self.messages = []
         self.close_code = None
+        self.close_reason = None
         self.closed = defer.Deferred()
         self.opened = defer.Deferred()
+        self.answer_pings = True
+        self.pinged = defer.Deferred()
         self._waiters = []
 
     def onOpen(self):
@@ -29,19 +40,25 @@ class RecordingClient(WebSocketClientProtocol):
                 self._waiters.remove(waiter)
                 d.callback(message)
 
+    def onPing(self, payload):
+        if self.answer_pings:
+            self.sendPong(payload)
+        if not self.pinged.called:
+            self.pinged.callback(payload)
+
     def onClose(self, wasClean, code, reason):
         self.close_code = code
         self.close_reason = reason
-        for predicate, d in self._waiters:
+        waiters, self._waiters = self._waiters, []
+        for _, d in waiters:
             d.errback(ConnectionError(f"closed ({code} {reason}) while waiting"))
-        self._waiters = []
         if not self.opened.called:
             self.opened.errback(ConnectionError(f"refused: {code} {reason}"))
         self.closed.callback(code)
 
     def send_json(self, message):
-        """Send one JSON message."""
-        self.sendMessage(json.dumps(message).encode())
+        """Send one JSON text message."""
+        self.sendMessage(json.dumps(message).encode("utf-8"))
 
     def wait_for(self, predicate, seen=True):
         """A Deferred firing with the first message (already seen, if ``seen``) matching ``predicate``."""
@@ -53,15 +70,25 @@ class RecordingClient(WebSocketClientProtocol):
         self._waiters.append((predicate, d))
         return d
 
+    def round_trip(self):
+        """Fires once the server has answered a message sent now (so everything sent before has arrived)."""
+        marker = f"round trip {len(self.messages)}"
+        self.send_json({"type": marker})
+        return self.wait_for(lambda m: m.get("type") == "error" and marker in m.get("message", ""))
 
-def of_type(kind, **fields):
-    """A predicate: message type ``kind`` (and, for events, the numeric event type)."""
+    @property
+    def status_code(self):
+        """The HTTP status of the opening handshake's answer (101 when accepted)."""
+        line = getattr(self, "http_status_line", None)
+        return int(line.split()[1]) if line else None
+
+
+def of_type(kind, event=None):
+    """A predicate on decoded messages: ``type`` is ``kind`` (and the engine event type is ``event``)."""
     def predicate(message):
         if message.get("type") != kind:
             return False
-        if "event" in fields:
-            return message["eventData"]["type"] == fields["event"]
-        return True
+        return event is None or message["eventData"]["type"] == event
     return predicate
 
 

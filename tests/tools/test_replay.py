@@ -89,6 +89,14 @@ class ReplayLinesTests(SynchronousTestCase):
         self.assertEqual(status, 1)
         self.assertIn("rounds", err)
 
+    def test_rounds_not_an_integer(self):
+        """A num_rounds that is not an integer is refused by the engine's own check, with its reason."""
+        record = _first_recording()
+        record["num_rounds"] = "3"
+        status, _, err = self._replay([json.dumps(record)])
+        self.assertEqual(status, 1)
+        self.assertIn("rounds must be an odd integer from 1 to 9", err)
+
     def test_not_an_object(self):
         """A JSON line that is not an object is refused."""
         status, _, err = self._replay(["[1, 2]"])

@@ -1,0 +1,82 @@
+"""The root Klein app of the main listeners: ``/healthz``, ``/metrics``, and the three APIs mounted by branch.
+
+``/api/match...`` is the match API (:mod:`rpsa.matches.api`), ``/api/...`` the
+lobby's native API (:mod:`rpsa.lobby.api`), and everything else the original
+server's routes (:mod:`rpsa.lobby.compat`).  Each is a Klein app of its own,
+with routes relative to its mount point; :func:`route_templates` lists every
+route of the tree, for the metrics' labels.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from rpsa.daemon.metrics import exposition
+from rpsa.lobby.api import LobbyAPI
+from rpsa.lobby.compat import CompatAPI
+from rpsa.matches.api import MatchAPI
+from rpsa.web import APIError, EncodedSlashes, json_response, mounted, new_app, requires_key, route_templates as _templates
+
+
+class RootAPI:
+    """The server's root resource.
+
+    ``access``: the :class:`~rpsa.web.AccessPolicy` (``/metrics`` needs the
+    key); ``draining``: an object whose ``active`` attribute is true while the
+    server drains (``/healthz`` answers 503 then); ``metrics``: the
+    :class:`~rpsa.daemon.metrics.Metrics` (None: ``/metrics`` is 404);
+    ``lobby_api``, ``compat_api``: the :class:`~rpsa.lobby.api.LobbyAPI` and
+    :class:`~rpsa.lobby.compat.CompatAPI`; ``match_api``: the
+    :class:`~rpsa.matches.api.MatchAPI` (None: the launcher is off).
+    """
+
+    app = new_app()
+
+    def __init__(self, access, draining, metrics, lobby_api: LobbyAPI, compat_api: CompatAPI, match_api=None):
+        self.access = access
+        self.draining = draining
+        self.metrics = metrics
+        self._lobby = lobby_api.resource()
+        self._compat = compat_api.resource()
+        self._matches = match_api.resource() if match_api is not None else None
+
+    def resource(self):
+        """The Twisted Web resource serving every route."""
+        return EncodedSlashes(self.app.resource())
+
+    @app.route("/healthz", methods=["GET"])
+    def healthz(self, request):
+        if self.draining.active:
+            return json_response(request, {"status": "draining"}, 503)
+        return json_response(request, {"status": "ok"})
+
+    @app.route("/metrics", methods=["GET"])
+    @requires_key
+    def metrics_page(self, request):
+        # Without the key only on --metrics-listen listeners (rpsa.daemon.metrics.metrics_site).
+        if self.metrics is None:
+            raise APIError(404, "not_found", "metrics are off")
+        return exposition(request, self.metrics)
+
+    @app.route("/api/match", branch=True)
+    def match_api(self, request):
+        if self._matches is None:
+            raise APIError(404, "not_found", "the match launcher is off")
+        return mounted(request, self._matches)
+
+    @app.route("/api/", branch=True)
+    def lobby_api(self, request):
+        return mounted(request, self._lobby)
+
+    @app.route("/", branch=True)
+    def compat_api(self, request):
+        return mounted(request, self._compat)
+
+
+# The app each mount route of RootAPI serves (by the route's endpoint).
+MOUNTS = {"match_api": MatchAPI.app, "lobby_api": LobbyAPI.app, "compat_api": CompatAPI.app}
+
+
+def route_templates() -> List[str]:
+    """Every route the root resource serves, as a template (``/api/games/{game_id}``)."""
+    return _templates(RootAPI.app, MOUNTS)

@@ -1,0 +1,1 @@
+"""Tests of rpsa.tools.loadtest, one module per source module."""
