@@ -5,25 +5,16 @@ loadgen (or ``bench/launch.py``) JSON line written to a temporary results folder
 """
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-COMPARE_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "compare.py")
+from tests.support.bench import load_bench
 
 
-def load_compare():
-    """The bench/compare.py module, imported from its path."""
-    spec = importlib.util.spec_from_file_location("bench_compare", COMPARE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-compare = load_compare()
+compare = load_bench("compare")
 
 
 def steady_row(label, p99, cpu, errors=0, jmax=None, jmin=None, games=3000):

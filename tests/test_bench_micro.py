@@ -1,24 +1,13 @@
 """bench/micro.py runs: each micro-benchmark once with a few operations (the figures are not checked)."""
 
 import contextlib
-import importlib.util
 import io
-import os
 import subprocess
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.support.bench import bench_path, load_bench
 from tests.support.process import child_env, python_command
-
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "micro.py")
-
-
-def load():
-    """The bench/micro.py module, imported from its path."""
-    spec = importlib.util.spec_from_file_location("bench_micro", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class MicroTests(SynchronousTestCase):
@@ -26,7 +15,7 @@ class MicroTests(SynchronousTestCase):
 
     def test_in_process_cases(self):
         """receive, write and poll print rpsa's figure beside the library's."""
-        micro = load()
+        micro = load_bench("micro")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             for case in ("receive", "write", "poll"):
@@ -37,7 +26,7 @@ class MicroTests(SynchronousTestCase):
 
     def test_http_case(self):
         """The http case (which starts logging, so in a child process) prints the cost of a pair."""
-        done = subprocess.run(python_command(PATH, "http", "--n", "40", "--repeat", "1"), env=child_env(),
+        done = subprocess.run(python_command(bench_path("micro"), "http", "--n", "40", "--repeat", "1"), env=child_env(),
                               capture_output=True, text=True, timeout=120)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("create+join pair", done.stdout)

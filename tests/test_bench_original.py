@@ -5,24 +5,15 @@ here in the shape the checker reads (literal constants); nothing of the original
 """
 
 import contextlib
-import importlib.util
 import io
 import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-ORIGINAL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "original.py")
+from tests.support.bench import load_bench
 
 
-def load_original():
-    """The bench/original.py module, imported from its path."""
-    spec = importlib.util.spec_from_file_location("bench_original", ORIGINAL_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-original = load_original()
+original = load_bench("original")
 
 
 def index_js(http_host="127.0.0.1", ws_host="127.0.0.1", http_port=8080, ws_port=8085,

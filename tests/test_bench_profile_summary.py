@@ -1,24 +1,14 @@
 """Tests of ``bench/profile_summary.py``: collapsed py-spy stacks to shares by part and by function."""
 
 import contextlib
-import importlib.util
 import io
-import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "profile_summary.py")
+from tests.support.bench import load_bench
 
 
-def load():
-    """The bench/profile_summary.py module, imported from its path."""
-    spec = importlib.util.spec_from_file_location("bench_profile_summary", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-summary = load()
+summary = load_bench("profile_summary")
 
 RUN = "run (twisted/internet/base.py:686)"
 POLL = "EPollReactor.doPoll (twisted/internet/epollreactor.py:244)"

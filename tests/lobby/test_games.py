@@ -3,6 +3,7 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from rpsa.lobby import games
 from rpsa.lobby.games import NoSuchGame
 from rpsa.play import websocket, wire
 from rpsa.play.websocket import GameConnectionFactory
@@ -21,7 +22,7 @@ class LazyFactoryTests(SynchronousTestCase):
             self.built.append(args[0])
             return real(*args, **kwargs)
 
-        self.patch(__import__("rpsa.lobby.games", fromlist=["x"]), "GameConnectionFactory", counting)
+        self.patch(games, "GameConnectionFactory", counting)
 
     def test_not_built_by_create_or_join(self):
         """Creating and joining a game builds no factory."""
