@@ -18,7 +18,20 @@ from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.matches.api import MatchAPI
 from rpsa.webclient.pages import WebClient
-from rpsa.web import APIError, EncodedSlashes, json_response, mounted, new_app, requires_key, route_templates as _templates
+from rpsa.web import (
+    APIError,
+    EncodedSlashes,
+    Shortcuts,
+    json_response,
+    mounted,
+    new_app,
+    requires_key,
+    route_templates as _templates,
+)
+
+# The original server's routes its matchmaker and clients call most (create and join), served without the
+# root app's routing pass (rpsa.web.Shortcuts): they can only reach the compat branch.
+COMPAT_SHORTCUTS = (b"create_game", b"join_game")
 
 
 class RootAPI:
@@ -55,7 +68,7 @@ class RootAPI:
 
     def resource(self):
         """The Twisted Web resource serving every route."""
-        return EncodedSlashes(self.app.resource())
+        return Shortcuts(EncodedSlashes(self.app.resource()), {path: self._compat for path in COMPAT_SHORTCUTS})
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):
