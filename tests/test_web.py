@@ -60,6 +60,27 @@ class AccessLogTests(SynchronousTestCase):
         self.assertNotIn(SECRET, out.getvalue())
         self.assertEqual(len(counted), 1)
 
+    def test_form_bodies_not_parsed(self):
+        """A form-encoded POST body does not become request.args (only the query string does)."""
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        seen = []
+
+        class Spy(Resource):
+            isLeaf = True
+
+            def render_POST(self, request):
+                seen.append(request.args)
+                return b"{}"
+
+        site = make_site(Spy(), reactor=Clock())
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        channel.makeConnection(StringTransport())
+        channel.dataReceived(b"POST /x?q=1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                             b"Content-Length: 7\r\n\r\ngame=g1")
+        self.assertEqual(seen, [{b"q": [b"1"]}])
+
     def test_tokens_redacted_in_access_log_events(self):
         """Whatever the formatter leaves in an access line (logged as an event), the observer scrubs its tokens."""
         # Twisted's own formatter keeps the whole URI and Referer: the worst case.

@@ -22,6 +22,7 @@ from rpsa.matches.api import MatchAPI
 from rpsa.web import (
     APIError,
     EncodedSlashes,
+    Shortcuts,
     error_response,
     json_response,
     message_response,
@@ -30,11 +31,14 @@ from rpsa.web import (
     requires_key,
     route_table,
 )
-
 from rpsa.webclient.pages import WebClient
 
 # Paths answered in the native API's error style; the rest are the original server's.
 NATIVE_PREFIXES = (b"/api/", b"/healthz", b"/metrics", b"/openapi.json")
+
+# The original server's routes its matchmaker and clients call most (create and join), served without the
+# root app's routing pass (rpsa.web.Shortcuts): they can only reach the compat branch.
+COMPAT_SHORTCUTS = (b"create_game", b"join_game")
 
 
 class RootAPI:
@@ -72,9 +76,13 @@ class RootAPI:
         self._dependencies = list(dependencies)
 
     def resource(self):
-        """The Twisted Web resource serving every route, behind the :class:`~rpsa.edge.RequestGate`."""
-        return RequestGate(EncodedSlashes(self.app.resource()), route_table(self.app, MOUNTS), render_error,
-                           self._upgrades)
+        """The Twisted Web resource serving every route, behind the :class:`~rpsa.edge.RequestGate`.
+
+        The gate is outermost: the :class:`~rpsa.web.Shortcuts` (create and join
+        without the root app's routing pass) are checked like every other route.
+        """
+        shortcuts = Shortcuts(EncodedSlashes(self.app.resource()), {path: self._compat for path in COMPAT_SHORTCUTS})
+        return RequestGate(shortcuts, route_table(self.app, MOUNTS), render_error, self._upgrades)
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):

@@ -338,7 +338,7 @@ def makeService(options, reactor=None):
     systemd = SystemdNotifier(reactor)
     top = GameServerService(
         lobby, scheduler, launcher, drainer, reactor, systemd, notifier=notifier, warm_pool=warm_pool,
-        signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True,
+        signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True, lean_poll=True,
     )
     top.log_observer = logs.log_observer(options, redactor, log_file)
     resource = root.resource()

@@ -103,7 +103,7 @@ class Lobby(SessionOwner):
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
-        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # until each session closes
+        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # from a first upgrade until it closes
         self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
@@ -132,7 +132,6 @@ class Lobby(SessionOwner):
         session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self,
                               host_first=bot_level is None, bots=self.bots, events=self.events, close_delay=linger,
                               shared_token=shared_token)
-        self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks, self.heartbeat)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)
@@ -168,8 +167,18 @@ class Lobby(SessionOwner):
         return session
 
     def factory(self, game_id: str) -> GameConnectionFactory:
-        """The WebSocket factory of the live game with this id, or raise NoSuchGame."""
-        return self._factories[self.get(game_id)]
+        """The WebSocket factory of the live game with this id, or raise NoSuchGame.
+
+        Built at the game's first WebSocket upgrade, not when it is created: an
+        Autobahn factory costs about half of a create and join (a timer batcher,
+        a seeded RNG, its options), and a game nobody connects to needs none.
+        """
+        session = self.get(game_id)
+        factory = self._factories.get(session)
+        if factory is None:
+            factory = self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks,
+                                                                       self.heartbeat)
+        return factory
 
     def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
         """The session and seat a token opens, or None."""

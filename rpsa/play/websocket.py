@@ -200,7 +200,8 @@ class GameConnectionFactory(WebSocketServerFactory):
         self.session = session
         self.hooks = hooks or ServerHooks()
         settings = session.settings
-        self.heartbeat = heartbeat or Heartbeat(reactor, settings.ping_interval)
+        # Not "heartbeat or ...": an empty Heartbeat is falsy (it has a length), and the shared one must be used.
+        self.heartbeat = heartbeat if heartbeat is not None else Heartbeat(reactor, settings.ping_interval)
         self.setProtocolOptions(
             maxMessagePayloadSize=settings.max_message_bytes,
             maxFramePayloadSize=settings.max_message_bytes,
