@@ -1,7 +1,9 @@
 """CORS for the HTTP APIs (``--cors-origin``): preflights answered, headers for the allowed origins.
 
 With no ``--cors-origin`` nothing here is used and the API answers exactly as without it.
-With origins configured, :class:`CORSResource` wraps the API's resource:
+With origins configured, the daemon's :class:`~rpsa.edge.RequestGate` hands each request
+to :meth:`CORSPolicy.answer` once the request is well formed (the gate is the one place
+``OPTIONS`` is answered; :class:`CORSResource` wraps any other resource the same way):
 
 - a preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) from an
   allowed origin is answered ``204`` with ``Access-Control-Allow-Origin`` (the origin),
@@ -24,7 +26,7 @@ lower-case, no trailing slash.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
 from twisted.web.resource import Resource
@@ -65,6 +67,20 @@ class CORSPolicy:
         self.origins = frozenset(normalize_origin(o) for o in origins)
         self._any = "*" in self.origins
 
+    def answer(self, request) -> Optional[bytes]:
+        """The CORS part of ``request``: its headers set, and a preflight's answer; None: answer it as usual."""
+        origin = request.getHeader(b"origin")
+        if origin is None:
+            return None
+        request.setHeader(b"Vary", b"Origin")
+        allowed = self.allows(origin.decode("latin-1"))
+        if request.method == b"OPTIONS" and request.getHeader(b"access-control-request-method") is not None:
+            return _preflight(request, origin, allowed)
+        if allowed:
+            request.setHeader(b"Access-Control-Allow-Origin", origin)
+            request.setHeader(b"Access-Control-Expose-Headers", EXPOSED_HEADERS)
+        return None
+
     def allows(self, origin: str) -> bool:
         """Whether a request with this ``Origin`` header value may be answered with CORS headers."""
         if self._any:
@@ -90,34 +106,25 @@ class CORSResource(Resource):
         self._policy = policy
 
     def render(self, request):
-        origin = request.getHeader(b"origin")
-        if origin is None:
-            return self._wrapped.render(request)
-        request.setHeader(b"Vary", b"Origin")
-        origin_text = origin.decode("latin-1")
-        allowed = self._policy.allows(origin_text)
-        if request.method == b"OPTIONS" and request.getHeader(b"access-control-request-method") is not None:
-            return self._preflight(request, origin, allowed)
-        if allowed:
-            request.setHeader(b"Access-Control-Allow-Origin", origin)
-            request.setHeader(b"Access-Control-Expose-Headers", EXPOSED_HEADERS)
-        return self._wrapped.render(request)
+        answer = self._policy.answer(request)
+        return answer if answer is not None else self._wrapped.render(request)
 
-    @staticmethod
-    def _preflight(request, origin: bytes, allowed: bool) -> bytes:
-        request.setHeader(b"Cache-Control", b"no-store")
-        if not allowed:
-            request.setResponseCode(403)
-            request.setHeader(b"Content-Type", b"application/json")
-            message = "this origin may not call the API (see --cors-origin)"
-            if request.path.startswith(b"/api/"):
-                body = {"error": {"code": "origin_not_allowed", "message": message}}
-            else:  # the original's routes answer errors as {"message"}
-                body = {"message": message}
-            return json.dumps(body, separators=(",", ":")).encode()
-        request.setResponseCode(204)
-        request.setHeader(b"Access-Control-Allow-Origin", origin)
-        request.setHeader(b"Access-Control-Allow-Methods", ALLOWED_METHODS)
-        request.setHeader(b"Access-Control-Allow-Headers", ALLOWED_HEADERS)
-        request.setHeader(b"Access-Control-Max-Age", MAX_AGE)
-        return b""
+
+def _preflight(request, origin: bytes, allowed: bool) -> bytes:
+    """A preflight's answer: 204 with the CORS headers for an allowed origin, else 403."""
+    request.setHeader(b"Cache-Control", b"no-store")
+    if not allowed:
+        request.setResponseCode(403)
+        request.setHeader(b"Content-Type", b"application/json")
+        message = "this origin may not call the API (see --cors-origin)"
+        if request.path.startswith(b"/api/"):
+            body = {"error": {"code": "origin_not_allowed", "message": message}}
+        else:  # the original's routes answer errors as {"message"}
+            body = {"message": message}
+        return json.dumps(body, separators=(",", ":")).encode()
+    request.setResponseCode(204)
+    request.setHeader(b"Access-Control-Allow-Origin", origin)
+    request.setHeader(b"Access-Control-Allow-Methods", ALLOWED_METHODS)
+    request.setHeader(b"Access-Control-Allow-Headers", ALLOWED_HEADERS)
+    request.setHeader(b"Access-Control-Max-Age", MAX_AGE)
+    return b""

@@ -3,8 +3,10 @@
 - :class:`RequestGate`: in front of the root resource: a path that is not
   UTF-8 or a ``Host`` that cannot be parsed is 400 (nothing is done); a method
   a route does not take is 405 with ``Allow``; ``OPTIONS`` answers 204 with
-  ``Allow`` on every route (the one place OPTIONS is handled: CORS preflights
-  belong in :meth:`RequestGate.options`).  WebSocket upgrades go straight to
+  ``Allow`` on every route.  It is the one place OPTIONS is handled: with
+  ``--cors-origin`` it hands each well-formed request to the
+  :class:`~rpsa.cors.CORSPolicy`, which answers preflights and adds the CORS
+  headers.  WebSocket upgrades go straight to
   their API's :class:`Upgrade` handler, past the Klein apps: a Klein render
   left each upgraded request in a reference cycle (its closures wait for a
   response that never comes), which kept a closed connection's request,
@@ -13,8 +15,8 @@
   connections from one IP address (a wrapping factory; the excess is closed at
   once and counted).
 - The deadlines for the request line and headers and for the body are the
-  HTTP channel's (:class:`rpsa.play.fastpath.DeadlineChannel`, set up by
-  :func:`rpsa.web.make_site`); the cap on what a WebSocket may leave unread is
+  HTTP channel's (:class:`rpsa.play.bounds.DeadlineChannel`, set up by
+  :func:`rpsa.site.make_site`); the cap on what a WebSocket may leave unread is
   the connection's (:mod:`rpsa.play.websocket`).
 
 Every refusal is reported to a :class:`~rpsa.play.hooks.ServerHooks`
@@ -31,6 +33,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import Resource
 
+from rpsa.cors import CORSPolicy
 from rpsa.play.hooks import ServerHooks
 from rpsa.web import APIError, error_response
 
@@ -77,14 +80,17 @@ class RequestGate(Resource):
     ``routes``: every route template and its methods (:func:`rpsa.web.route_table`);
     ``render_error(request, APIError)``: how to answer a refusal on this path
     (the native or the original routes' style); ``upgrades``: the
-    :class:`Upgrade` routes, served here directly.
+    :class:`Upgrade` routes, served here directly; ``cors``: the
+    :class:`~rpsa.cors.CORSPolicy` (``--cors-origin``), or None (no CORS).
     """
 
     isLeaf = True
 
     def __init__(self, inner: Resource, routes: Dict[str, List[str]],
-                 render_error: Callable[[object, APIError], bytes] = error_response, upgrades: List[Upgrade] = ()):
+                 render_error: Callable[[object, APIError], bytes] = error_response, upgrades: List[Upgrade] = (),
+                 cors: Optional[CORSPolicy] = None):
         super().__init__()
+        self._cors = cors
         self._inner = inner
         self._render_error = render_error
         self._routes = [(template_pattern(t), methods) for t, methods in routes.items()]
@@ -111,6 +117,10 @@ class RequestGate(Resource):
         problem = host_problem(request.getHeader(b"host"))
         if problem is not None:
             return self._refuse(request, APIError(400, "bad_header", problem))
+        if self._cors is not None:
+            answer = self._cors.answer(request)  # a preflight's answer, or None (CORS headers set)
+            if answer is not None:
+                return answer
         allowed = self.allowed(request.path)
         if allowed is not None and request.method.decode("latin-1") not in allowed:
             request.setHeader(b"Allow", ", ".join(allowed).encode())

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every API: the Site, bounded requests, JSON bodies, ids, errors, access, URLs.
+"""HTTP plumbing shared by every API: JSON bodies, errors, routing helpers, access, URLs.
 
 Each API is a Klein app made by :func:`new_app`, which installs the one set of
 error handlers (:func:`install_error_handlers`): an :class:`APIError`, a
@@ -7,7 +7,8 @@ each becomes a JSON answer, in the API's style (``{"error": {"code",
 "message"}}`` for the native API, ``{"message"}`` for the original server's
 routes).  Routes guarded by the API key use :func:`requires_key`.  The root
 app mounts the others by branch (:func:`mounted`); :func:`route_templates`
-lists every route of such a tree (the metrics label requests with them).
+lists every route of such a tree (the metrics label requests with them).  The
+Site itself (bounded requests, deadlines, the access log) is :mod:`rpsa.site`'s.
 """
 
 from __future__ import annotations
@@ -21,20 +22,16 @@ from urllib.parse import quote, unquote, urlsplit
 
 from klein import Klein
 from twisted.logger import Logger
-from twisted.web.http import combinedLogFormatter
 from twisted.web.resource import Resource
-from twisted.web.server import Request, Site
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from rpsa.contract import bodies
-from rpsa.play.fastpath import DeadlineChannel
 
 log = Logger()
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 16 * 1024
-HTTP_IDLE_TIMEOUT = 60  # seconds an idle keep-alive HTTP connection is kept (Twisted's default: 12 hours)
 UNAUTHORIZED = "this route needs 'Authorization: Bearer <api key>'"
 NOT_FOUND_ENDPOINT = "no_such_route"  # the endpoint of every catch-all 404 route (not a route template)
 
@@ -247,28 +244,6 @@ def route_templates(app: Klein, mounts: Mapping[str, Klein] = {}, prefix: str = 
 # -- bodies and fields -------------------------------------------------------------
 
 
-class BoundedRequest(Request):
-    """A request that stops storing its body past MAX_BODY_BYTES (it is answered 413)."""
-
-    body_too_large = False
-
-    def gotLength(self, length):
-        if length is not None and length > MAX_BODY_BYTES:
-            self.body_too_large = True
-            length = 0
-        super().gotLength(length)
-
-    def handleContentChunk(self, data):
-        if self.body_too_large:
-            return
-        if self.content.tell() + len(data) > MAX_BODY_BYTES:
-            self.body_too_large = True
-            self.content.seek(0)
-            self.content.truncate()
-            return
-        super().handleContentChunk(data)
-
-
 def read_body(request, kind: Type[T], json_content_type: bool = True) -> T:
     """The request's JSON body as a ``kind`` (a :mod:`rpsa.contract.bodies` structure), or raise APIError.
 
@@ -361,87 +336,3 @@ class URLBuilder:
         """``ws_url`` (with the token) and ``spectate_url`` of a lobby game."""
         path = f"{self.base(request)}/api/games/{quote(game_id, safe='')}/ws"
         return {"ws_url": f"{path}?token={quote(token, safe='')}", "spectate_url": path}
-
-
-# -- the site and its access log ---------------------------------------------------------
-
-
-class _WithoutQueries:
-    """A view of a request whose URI and Referer have no query string (tokens live there)."""
-
-    def __init__(self, request):
-        self._request = request
-        self.uri = request.uri.split(b"?", 1)[0]
-
-    def getHeader(self, name):
-        value = self._request.getHeader(name)
-        if value is not None and name.lower() == b"referer":
-            value = value.split(b"?", 1)[0]
-        return value
-
-    def __getattr__(self, name):
-        return getattr(self._request, name)
-
-
-def access_log_formatter(timestamp: str, request) -> str:
-    """A combined-log-format line without the query strings of the URI and the Referer."""
-    return combinedLogFormatter(timestamp, _WithoutQueries(request))
-
-
-class SiteHooks:
-    """Hears about every finished HTTP request (the metrics implement it); a no-op here."""
-
-    def http_request(self, request) -> None:
-        """``request`` was answered and logged (its ``path`` and ``code`` are set)."""
-
-    def dropped(self, reason: str) -> None:
-        """A connection was dropped for missing a deadline (``header_timeout``, ``body_timeout``)."""
-
-
-class _CountingSite(Site):
-    """A Site that reports every finished request to its ``hooks`` (for metrics)."""
-
-    hooks = SiteHooks()
-
-    def log(self, request):
-        super().log(request)
-        self.hooks.http_request(request)
-
-
-class _DeadlineSite(_CountingSite):
-    """A Site whose channels have deadlines (see :class:`rpsa.play.fastpath.DeadlineChannel`)."""
-
-    protocol = DeadlineChannel
-    header_timeout = DeadlineChannel.header_timeout
-    body_timeout = DeadlineChannel.body_timeout
-
-    def buildProtocol(self, addr):
-        channel = super().buildProtocol(addr)
-        channel.header_timeout = self.header_timeout
-        channel.body_timeout = self.body_timeout
-        channel.on_timeout = self.hooks.dropped
-        return channel
-
-
-def make_site(resource, reactor=None, hooks: Optional[SiteHooks] = None,
-              header_timeout: float = DeadlineChannel.header_timeout,
-              body_timeout: float = DeadlineChannel.body_timeout) -> Site:
-    """A Site with bounded request bodies, deadlines, and access logs without query strings or referrers' queries.
-
-    ``reactor``: the site's clock (idle timeouts and deadlines); ``hooks``: a
-    :class:`SiteHooks` told of every request logged and every deadline missed
-    (the metrics count them), or None; ``header_timeout`` and ``body_timeout``
-    are the seconds a client has for the request line and headers, and for the
-    body (``--header-timeout``, ``--body-timeout``).  Request bodies are never
-    parsed as HTML forms into ``request.args`` (every API reads JSON; ``args``
-    holds the query string only): Twisted would parse each POST's Content-Type
-    with the ``email`` package to find out (about 40 µs a request).
-    """
-    site = _DeadlineSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT,
-                         parsePOSTFormSubmission=False)
-    if hooks is not None:
-        site.hooks = hooks
-    site.requestFactory = BoundedRequest
-    site.displayTracebacks = False
-    site.header_timeout, site.body_timeout = header_timeout, body_timeout
-    return site

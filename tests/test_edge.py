@@ -4,7 +4,10 @@ from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.test.requesthelper import DummyRequest
 
+from rpsa.cors import CORSPolicy
 from rpsa.edge import PerAddressLimit, RequestGate, host_problem, template_pattern
 from rpsa.play.hooks import ServerHooks
 
@@ -29,6 +32,34 @@ class GateTests(SynchronousTestCase):
         self.assertEqual(gate.allowed(b"/api/games/a%2Fb"), ["DELETE", "GET", "HEAD", "OPTIONS"])
         self.assertEqual(gate.allowed(b"/create_game"), ["OPTIONS", "POST"])
         self.assertIsNone(gate.allowed(b"/api/games/a/b/c"))
+
+    def test_cors_in_the_gate(self):
+        """With a CORSPolicy, the gate answers preflights (after its own checks) and adds CORS headers."""
+        inner = Resource()
+        inner.isLeaf = True
+        inner.render = lambda request: b"inner"
+        gate = RequestGate(inner, {"/api/games": ["GET", "POST"]}, cors=CORSPolicy(["https://portal.test"]))
+
+        def answer(method, host=b"rpsa.test", **headers):
+            request = DummyRequest([b"api", b"games"])
+            request.method, request.path = method, b"/api/games"
+            request.requestHeaders.setRawHeaders(b"host", [host])
+            for name, value in headers.items():
+                request.requestHeaders.setRawHeaders(name.replace("_", "-").encode(), [value])
+            body = gate.render(request)
+            return request.responseCode or 200, request.responseHeaders, body
+
+        code, headers, _ = answer(b"OPTIONS", origin=b"https://portal.test", access_control_request_method=b"POST")
+        self.assertEqual((code, headers.getRawHeaders(b"access-control-allow-origin")), (204, [b"https://portal.test"]))
+        code, headers, _ = answer(b"OPTIONS", origin=b"https://other.test", access_control_request_method=b"POST")
+        self.assertEqual((code, headers.getRawHeaders(b"access-control-allow-origin")), (403, None))
+        code, _, _ = answer(b"OPTIONS", host=b"[", origin=b"https://portal.test", access_control_request_method=b"POST")
+        self.assertEqual(code, 400)  # a malformed request is refused before CORS
+        code, headers, body = answer(b"GET", origin=b"https://portal.test")
+        self.assertEqual((code, body, headers.getRawHeaders(b"access-control-allow-origin")),
+                         (200, b"inner", [b"https://portal.test"]))
+        code, headers, _ = answer(b"OPTIONS", origin=b"https://portal.test")  # not a preflight: Allow
+        self.assertEqual((code, headers.getRawHeaders(b"allow")), (204, [b"GET, HEAD, OPTIONS, POST"]))
 
     def test_template_pattern(self):
         found = template_pattern("/api/games/{game_id}/players/{user_id}").match("/api/games/g%201/players/u")

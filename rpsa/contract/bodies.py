@@ -156,9 +156,18 @@ class CompatErrorAnswer(_Answer):
 
 
 class Health(_Answer):
-    """``/healthz``."""
+    """``/healthz``: ``degraded`` names the dependencies (Redis) that are down while the server still serves."""
 
-    status: Literal["ok", "draining"]
+    status: Literal["ok", "draining", "degraded"]
+    degraded: Union[List[str], msgspec.UnsetType] = msgspec.UNSET
+
+
+class Access(_Answer):
+    """``/api/access``: what a client needs to know before it calls anything else."""
+
+    key_required: bool
+    public_lobby: bool
+    bot_levels: List[str]
 
 
 class Weapon(_Answer):
@@ -201,9 +210,12 @@ class Seat(_Answer):
 
 
 class PlayerSummary(_Answer):
+    """A seat in a game summary; ``bot`` is true while a bot holds the seat (absent otherwise)."""
+
     user_id: Name
     username: Name
     connected: bool
+    bot: Union[Literal[True], msgspec.UnsetType] = msgspec.UNSET
 
 
 class GameSummary(_Answer):
@@ -270,14 +282,21 @@ class MatchList(_Answer):
     matches: List[Match]
 
 
+class CompatPlayerRemoved(_Answer):
+    """``/remove_player``: removed, and whether the player's connection was open (and is now closed)."""
+
+    playerRemoved: Literal[True]
+    connectionRemoved: bool
+
+
 class CompatToken(_Answer):
     """``/create_game``, ``/join_game``: the player's own seat token."""
 
     gameToken: str
 
 
-ANSWERS = (ErrorAnswer, CompatErrorAnswer, Health, Characters, Seat, GameSummary, GameList, GameRemoved,
-           PlayerRemoved, MatchStarted, Match, MatchList, CompatToken)
+ANSWERS = (ErrorAnswer, CompatErrorAnswer, Health, Access, Characters, Seat, GameSummary, GameList, GameRemoved,
+           PlayerRemoved, MatchStarted, Match, MatchList, CompatPlayerRemoved, CompatToken)
 REQUESTS = (CreateGame, JoinGame, MatchRequest, CompatGame, CompatRemoveGame, CompatRemovePlayer)
 
 

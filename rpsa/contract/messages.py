@@ -148,6 +148,7 @@ class PlayerView(Struct):
     ready: bool
     health: Optional[Health]
     round_wins: Annotated[int, Meta(ge=0)]
+    bot: Union[Literal[True], msgspec.UnsetType] = msgspec.UNSET  # only while a bot holds the seat
 
 
 class GameView(Struct):

@@ -36,8 +36,10 @@ class Operation:
     """One route and method: its body (a structure, or None) and its answers ``{status: (schema, description)}``.
 
     A schema is a structure, ``None`` (no body), ``"null"`` (JSON ``null``),
-    ``"names"`` (a JSON array of game ids), ``"metrics"`` (Prometheus text)
-    or ``"document"`` (this document).
+    ``"names"`` (a JSON array of game ids), ``"metrics"`` (Prometheus text),
+    ``"document"`` (this document), ``"html"`` (a page), ``"files"`` (a file
+    of the web client, by its type) or ``"text"`` (plain text); or a tuple of
+    those, one per content type.
     """
 
     method: str
@@ -71,6 +73,11 @@ _WS_MESSAGES = {"x-websocket-messages": {"client": {"$ref": REF.format(name="Cli
 GAME_ID = ("game_id", "path", "the game id (percent-encoded; a '/' as %2F)")
 USER_ID = ("user_id", "path", "the player's user id")
 MATCH_ID = ("match_id", "path", "the match id")
+_RATE_LIMITED = {429: (bodies.ErrorAnswer, "`rate_limited`: with --public-lobby, anonymous creates and joins are "
+                                          "limited per address; Retry-After says when to try again")}
+_PAGE = {200: ("html", "the page"), 304: (None, "the client's copy is current (If-None-Match)")}
+_CORS_REFUSED = "with --cors-origin: a preflight from an origin that is not allowed (rpsa.cors)"
+RETRY_AFTER = {"Retry-After": {"description": "whole seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
 _GAME_LINKS = {name: (op, {"game_id": "$response.body#/game_id"})
                for name, op in (("GetGame", "get_game"), ("JoinGame", "join_game"), ("RemoveGame", "remove_game"))}
 _MATCH_LINKS = {name: (op, {"match_id": "$response.body#/match_id"})
@@ -80,16 +87,20 @@ _MATCH_LINKS = {name: (op, {"match_id": "$response.body#/match_id"})
 
 OPERATIONS: List[Operation] = [
     Operation("GET", "/healthz", "health", "Whether the server takes work", "service",
-              {200: (bodies.Health, "serving"), 503: (bodies.Health, "draining: no new games or matches")}, key=False),
+              {200: (bodies.Health, "serving (`degraded`: a dependency such as Redis is down, which it "
+                                    "serves without; not a reason to restart it)"),
+               503: (bodies.Health, "draining: no new games or matches")}, key=False),
     Operation("GET", "/metrics", "metrics", "Prometheus metrics", "service",
               {200: ("metrics", "the metrics"), **_KEY, 404: (bodies.ErrorAnswer, "metrics are off")}),
     Operation("GET", "/openapi.json", "openapi", "This document", "service", {200: ("document", "the document")},
               key=False),
+    Operation("GET", "/api/access", "access", "What a client needs to know first: the key, the public lobby, bots",
+              "lobby", {200: (bodies.Access, "the server's access rules")}, key=False),
     Operation("GET", "/api/characters", "list_characters", "The fighters", "lobby",
               {200: (bodies.Characters, "every fighter"), **_KEY}),
     Operation("POST", "/api/games", "create_game", "Create a game; the creator gets seat 1", "lobby",
               {201: (bodies.Seat, "the game and the creator's seat"), **_NATIVE_ERRORS, **_KEY,
-               409: (bodies.ErrorAnswer, "`game_exists`"),
+               409: (bodies.ErrorAnswer, "`game_exists`"), **_RATE_LIMITED,
                503: (bodies.ErrorAnswer, "`too_many_games` or `draining`")}, body=bodies.CreateGame,
               links={201: _GAME_LINKS}),
     Operation("GET", "/api/games", "list_games", "Live games, oldest first", "lobby",
@@ -104,10 +115,11 @@ OPERATIONS: List[Operation] = [
     Operation("POST", "/api/games/{game_id}/players", "join_game", "Take seat 2", "lobby",
               {201: (bodies.Seat, "the joiner's seat"), **_NATIVE_ERRORS, **_KEY,
                404: (bodies.ErrorAnswer, "`game_not_found`"),
-               409: (bodies.ErrorAnswer, "`game_full` or `already_joined`"),
+               409: (bodies.ErrorAnswer, "`game_full` or `already_joined`"), **_RATE_LIMITED,
                503: (bodies.ErrorAnswer, "`draining`")}, body=bodies.JoinGame, parameters=(GAME_ID,),
-              links={201: {"RemovePlayer": ("remove_player", {"game_id": "$response.body#/game_id",
-                                                              "user_id": "$request.body#/user_id"})}}),
+              # No link to remove_player: its user_id would come from the request body, and a fuzzer puts a
+              # body's "a%41" into the path as is (the server then reads "aA", another user).
+              links={201: {"GetJoinedGame": ("get_game", {"game_id": "$response.body#/game_id"})}}),
     Operation("DELETE", "/api/games/{game_id}/players/{user_id}", "remove_player",
               "Remove player 2 (4101 to it, 4003 to the others)", "lobby",
               {200: (bodies.PlayerRemoved, "removed"), **_KEY,
@@ -145,16 +157,34 @@ OPERATIONS: List[Operation] = [
     Operation("POST", "/remove_game", "compat_remove_game", "The original server's remove (200 either way)", "original",
               {200: ("null", "done"), **_COMPAT_BODY, **_COMPAT_KEY}, body=bodies.CompatRemoveGame),
     Operation("POST", "/remove_player", "compat_remove_player", "The original server's player removal", "original",
-              {200: ("null", "done"), **_COMPAT_BODY, **_COMPAT_KEY,
+              {200: (bodies.CompatPlayerRemoved, "done"), **_COMPAT_BODY, **_COMPAT_KEY,
                404: (bodies.CompatErrorAnswer, "no such player")}, body=bodies.CompatRemovePlayer),
     Operation("GET", "/active_games", "compat_active_games", "The original server's game list (ids)", "original",
               {200: ("names", "the ids of the live games"), **_COMPAT_KEY}),
-    Operation("GET", "/", "compat_play_game", "The original server's WebSocket URL", "original",
-              {**_WS, 426: (bodies.CompatErrorAnswer, "not a WebSocket upgrade request"),
+    Operation("GET", "/", "compat_play_game", "The original server's WebSocket URL (with game_token); without "
+              "one, the web client's game page", "original",
+              {**_WS, **_PAGE, 426: (bodies.CompatErrorAnswer, "not a WebSocket upgrade request"),
                403: (bodies.CompatErrorAnswer, "unknown game_token, or not this user_id's"),
-               404: (bodies.CompatErrorAnswer, "no game_token")}, key=False,
+               404: (bodies.CompatErrorAnswer, "no game_token (and the web client is off)")}, key=False,
               parameters=(("game_token", "query", "the player's seat token"), ("user_id", "query", "its user id")),
               extra=_WS_MESSAGES),
+    Operation("GET", "/console", "console", "The web client's operator console", "web client",
+              {**_PAGE, 404: (bodies.CompatErrorAnswer, "the web client is off")}, key=False),
+    Operation("GET", "/static/{name}", "static_file", "A file of the web client (script, style sheet, image)",
+              "web client", {200: ("files", "the file"), 304: _PAGE[304],
+                             404: (("text", bodies.CompatErrorAnswer), "no such file, or the web client is off")},
+              key=False, parameters=(("name", "path", "the file's name"),)),
+]
+# Every route also takes OPTIONS (rpsa.edge.RequestGate): 204 with Allow, and with --cors-origin the CORS preflight.
+OPERATIONS += [
+    Operation("OPTIONS", path, f"options_{min(op.operation_id for op in OPERATIONS if op.path == path)}",
+              "The methods this route takes; a CORS preflight with --cors-origin", "service",
+              {204: (None, "Allow lists the methods; a preflight from an allowed origin also gets the "
+                           "Access-Control-Allow-* headers"),
+               403: (bodies.ErrorAnswer if path.startswith("/api/") else bodies.CompatErrorAnswer, _CORS_REFUSED)},
+              key=False, parameters=tuple(p for p in next(op for op in OPERATIONS if op.path == path).parameters
+                                          if p[1] == "path"))
+    for path in dict.fromkeys(op.path for op in OPERATIONS)
 ]
 
 
@@ -173,7 +203,7 @@ def _ecma(node: Any) -> Any:
 
 def _schemas() -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """``(refs, components)``: a ``$ref`` for each structure used, and every component schema."""
-    structures = sorted({s for op in OPERATIONS for s in [op.body, *(a[0] for a in op.answers.values())]
+    structures = sorted({s for op in OPERATIONS for s in [op.body, *_each(a[0] for a in op.answers.values())]
                          if isinstance(s, type)}, key=lambda s: s.__name__)
     found, components = msgspec.json.schema_components(structures, ref_template=REF)
     refs = {s: schema for s, schema in zip(structures, found)}
@@ -183,9 +213,29 @@ def _schemas() -> Tuple[Dict[str, Any], Dict[str, Any]]:
     return refs, components
 
 
+def _each(schemas) -> List[Any]:
+    """The schemas, a tuple's each on its own."""
+    return [one for schema in schemas for one in (schema if isinstance(schema, tuple) else (schema,))]
+
+
+_FILE_TYPES = ("text/html; charset=utf-8", "text/javascript; charset=utf-8", "text/css; charset=utf-8",
+               "image/svg+xml")
+
+
 def _content(schema: Any, refs: Dict[Any, Any]) -> Optional[Dict[str, Any]]:
     if schema is None:
         return None
+    if isinstance(schema, tuple):
+        merged: Dict[str, Any] = {}
+        for one in schema:
+            merged.update(_content(one, refs) or {})
+        return merged
+    if schema == "html":
+        return {_FILE_TYPES[0]: {"schema": {"type": "string"}}}
+    if schema == "files":
+        return {media: {"schema": {"type": "string"}} for media in _FILE_TYPES}
+    if schema == "text":
+        return {"text/plain; charset=utf-8": {"schema": {"type": "string"}}}
     if schema == "metrics":
         return {METRICS_TYPE: {"schema": {"type": "string"}}}
     if schema == "document":
@@ -213,6 +263,8 @@ def _operation(op: Operation, refs: Dict[Any, Any]) -> Dict[str, Any]:
         content = _content(schema, refs)
         if content is not None:
             answer["content"] = content
+        if status == 429:
+            answer["headers"] = RETRY_AFTER
         if status in op.links:
             answer["links"] = {name: {"operationId": target, "parameters": parameters}
                                for name, (target, parameters) in op.links[status].items()}

@@ -46,7 +46,7 @@ from rpsa.matches.api import MatchHooks
 from rpsa.matches.launcher import MatchObserver
 from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.hooks import ServerHooks
-from rpsa.web import SiteHooks
+from rpsa.site import SiteHooks
 
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
 ROLES = ("player", "spectator")

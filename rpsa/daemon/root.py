@@ -11,9 +11,10 @@ route of the tree, for the metrics' labels.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 from rpsa.contract import openapi
+from rpsa.cors import CORSPolicy
 from rpsa.daemon.metrics import exposition
 from rpsa.edge import RequestGate, Upgrade
 from rpsa.lobby.api import LobbyAPI
@@ -75,14 +76,15 @@ class RootAPI:
         self._matches = match_api.resource() if match_api is not None else None
         self._dependencies = list(dependencies)
 
-    def resource(self):
+    def resource(self, cors: Optional[CORSPolicy] = None):
         """The Twisted Web resource serving every route, behind the :class:`~rpsa.edge.RequestGate`.
 
         The gate is outermost: the :class:`~rpsa.web.Shortcuts` (create and join
         without the root app's routing pass) are checked like every other route.
+        ``cors``: the :class:`~rpsa.cors.CORSPolicy` of ``--cors-origin`` (None: no CORS).
         """
         shortcuts = Shortcuts(EncodedSlashes(self.app.resource()), {path: self._compat for path in COMPAT_SHORTCUTS})
-        return RequestGate(shortcuts, route_table(self.app, MOUNTS), render_error, self._upgrades)
+        return RequestGate(shortcuts, route_table(self.app, MOUNTS), render_error, self._upgrades, cors)
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):

@@ -28,7 +28,7 @@ from rpsa.lobby.games import Lobby
 from rpsa.matches.api import MatchAPI
 from rpsa.matches.launcher import MatchLauncher
 from rpsa.matches.notify import MatchNotifications, Notifier
-from rpsa.matches.process import MatchChildren
+from rpsa.matches.children import MatchChildren
 from rpsa.matches.warmpool import WarmPool
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
@@ -36,7 +36,8 @@ from rpsa.edge import PerAddressLimit
 from rpsa.redis import options as redis_options
 from rpsa.redis.schema import DEFAULT_PREFIX
 from rpsa.redis.url import parse_redis_url
-from rpsa.web import AccessPolicy, URLBuilder, make_site
+from rpsa.site import make_site
+from rpsa.web import AccessPolicy, URLBuilder
 from rpsa.bots.roster import Bots
 from rpsa.lobby.public import AddressRateLimit, PublicLobby
 from rpsa.webclient.pages import WebClient
@@ -341,9 +342,7 @@ def makeService(options, reactor=None):
         signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True, lean_poll=True,
     )
     top.log_observer = logs.log_observer(options, redactor, log_file)
-    resource = root.resource()
-    if options["cors-origin"]:
-        resource = cors.CORSResource(resource, cors.CORSPolicy(options["cors-origin"]))
+    resource = root.resource(cors=cors.CORSPolicy(options["cors-origin"]) if options["cors-origin"] else None)
     site = make_site(resource, reactor, hooks=counters,
                      header_timeout=options["header-timeout"], body_timeout=options["body-timeout"])
     if options["max-connections-per-address"]:

@@ -35,7 +35,7 @@ from rpsa.bots.roster import Bots
 from rpsa.play.ticker import TickScheduler
 from rpsa.play.websocket import GameConnectionFactory, make_resource
 from rpsa.rules import GameState
-from rpsa.web import make_site
+from rpsa.site import make_site
 
 log = Logger()
 

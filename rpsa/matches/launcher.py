@@ -43,7 +43,8 @@ from twisted.internet.defer import Deferred, DeferredList, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rpsa.matches.process import ChildListener, MatchChildren, MatchProcess, OneShot
+from rpsa.matches.children import MatchChildren
+from rpsa.matches.process import ChildListener, MatchProcess, OneShot
 from rpsa.matches.stdio import ENDED, FAILED, RUNNING_STATES, STARTING, WAITING, ChildError, encode_line
 
 log = Logger()
@@ -135,7 +136,7 @@ class _Match(ChildListener):
 class MatchLauncher(service.Service):
     """Spawns and tracks match children; a :class:`~twisted.application.service.Service`.
 
-    ``children`` (a :class:`~rpsa.matches.process.MatchChildren`) spawns and
+    ``children`` (a :class:`~rpsa.matches.children.MatchChildren`) spawns and
     stops the children, times their start and bounds how many run (warm
     ones included).  ``warm_pool`` (a :class:`~rpsa.matches.warmpool.WarmPool`
     sharing ``children``, or ``None``) supplies children that already hold a

@@ -8,7 +8,7 @@ port it is *ready*, and :meth:`~WarmPool.take` (called by
 its match line, so the launch answers without waiting for a child to start
 and bind.  A used warm child is replaced on the next reactor turn (after the
 launch has answered).  Warm children are processes, so they count towards the
-shared limit of :class:`~rpsa.matches.process.MatchChildren` (the pool shrinks
+shared limit of :class:`~rpsa.matches.children.MatchChildren` (the pool shrinks
 rather than exceed it), but they are not matches: the launcher never lists
 them.  A warm child that fails to start (``Error:`` line, exit, no port within
 ``launch_timeout``) or dies while it waits is logged, stopped if need be, and
@@ -27,7 +27,8 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rpsa.matches.process import ChildListener, MatchChildren, MatchProcess
+from rpsa.matches.children import MatchChildren
+from rpsa.matches.process import ChildListener, MatchProcess
 from rpsa.matches.stdio import ChildError
 
 log = Logger()
@@ -64,7 +65,7 @@ class _Warm:
 class WarmPool(service.Service):
     """Keeps ``size`` warm children (0: none) once started, spawned and counted by ``children``.
 
-    ``children`` is the :class:`~rpsa.matches.process.MatchChildren` the
+    ``children`` is the :class:`~rpsa.matches.children.MatchChildren` the
     launcher uses too: it times each warm child's start (``launch_timeout``),
     bounds the processes, and stops them.  Once stopped, the pool warms no more.
     """

@@ -19,25 +19,20 @@ wire.
   receiver, and the frames that are the same in every game once per process.
 - :class:`UpgradeResource`: lets go of the HTTP channel after the upgrade.
 - :func:`tune_gc`: freezes the startup heap and collects less often.
-
-And what bounds hostile clients (issue 10) where no public API reaches:
-
-- :class:`DeadlineChannel`: deadlines for the request line and headers, and
-  for the body (Twisted's only timer is an idle one that every byte resets).
-- :func:`unsent_bytes` and :func:`bound_send_buffer`: what a connection has
-  written that its peer has not taken yet, and a fixed kernel send buffer.
 - :meth:`FastPathProtocol.connectionLost`: breaks the reference cycle a closed
   connection sat in, so it is freed at once rather than at the next full
   collection (which :func:`tune_gc` makes rare).
+
+What bounds hostile clients where no public API reaches (the HTTP deadlines,
+the send buffers) is in :mod:`rpsa.play.bounds`, guarded by the same table.
 """
 
 from __future__ import annotations
 
 import errno
 import gc
-import socket
 import types
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import txaio
 from autobahn.twisted.resource import WebSocketResource
@@ -45,7 +40,6 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.protocol import PreparedMessage
 from twisted.internet import tcp
 from twisted.logger import Logger
-from twisted.web.http import HTTPChannel
 
 from rpsa.play import wire
 from rpsa.rules import Event, GameEventType, RoundEventType
@@ -378,92 +372,3 @@ class UpgradeResource(WebSocketResource):
         channel.requests = []
         request.notifications = []
         request.channel = request.transport = None
-
-
-def unsent_bytes(transport) -> int:
-    """What a connection's transport holds, written but not yet handed to the kernel.
-
-    Twisted's TCP transport buffers writes the kernel did not take
-    (``dataBuffer`` from ``offset``, plus ``_tempDataLen``) without bound; a
-    peer that never reads makes it grow for ever.  A wrapping transport
-    (TLS, the per-address limit) is looked through.
-    """
-    for _ in range(4):  # wrappers of wrappers, bounded
-        inner = getattr(transport, "transport", None)
-        if inner is None or not hasattr(transport, "wrappedProtocol"):
-            break
-        transport = inner
-    buffered = getattr(transport, "dataBuffer", b"")
-    return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
-
-
-def bound_send_buffer(transport, size: int) -> None:
-    """Fix the kernel's send buffer of a TCP connection at ``size`` bytes (Linux doubles it).
-
-    By default Linux grows a socket's send buffer up to 4 MB for a peer that
-    does not read (100 such peers: 14.7 MB in 60 s, still growing); a fixed
-    size bounds it.  Does nothing for a transport without a socket.
-    """
-    get_handle = getattr(transport, "getHandle", None)
-    handle = get_handle() if get_handle is not None else None
-    if isinstance(handle, socket.socket):
-        try:
-            handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
-        except OSError:
-            pass
-
-
-class DeadlineChannel(HTTPChannel):
-    """An HTTP channel with deadlines: ``header_timeout`` seconds for the request line and headers,
-    ``body_timeout`` seconds for the body; past one it answers 408 and closes.
-
-    Twisted's only timer is the idle one, which every byte resets: a client
-    sending a byte a second held a connection for hours (200 of them were all
-    still held at 92 s).  ``on_timeout(reason)`` hears each expiry
-    (``header_timeout`` or ``body_timeout``).  Set up by
-    :func:`rpsa.web.make_site`.
-    """
-
-    header_timeout = 10.0
-    body_timeout = 30.0
-    on_timeout: Optional[Callable[[str], None]] = None
-    _deadline = None
-
-    def connectionMade(self):
-        super().connectionMade()
-        self._arm(self.header_timeout, "header_timeout")
-
-    def lineReceived(self, line):
-        if self._deadline is None:  # the first line of the next request on this connection
-            self._arm(self.header_timeout, "header_timeout")
-        super().lineReceived(line)
-
-    def allHeadersReceived(self):
-        super().allHeadersReceived()
-        self._arm(self.body_timeout, "body_timeout")  # disarmed at once when there is no body
-
-    def allContentReceived(self):
-        self._disarm()
-        super().allContentReceived()
-
-    def connectionLost(self, reason):
-        self._disarm()
-        super().connectionLost(reason)
-
-    def _arm(self, seconds: float, reason: str) -> None:
-        self._disarm()
-        self._deadline = self.callLater(seconds, self._expired, reason)
-
-    def _disarm(self) -> None:
-        deadline, self._deadline = self._deadline, None
-        if deadline is not None and deadline.active():
-            deadline.cancel()
-
-    def _expired(self, reason: str) -> None:
-        self._deadline = None
-        if self.on_timeout is not None:
-            self.on_timeout(reason)
-        transport = self.transport
-        if transport is not None:
-            transport.write(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-            transport.loseConnection()

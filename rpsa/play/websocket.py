@@ -17,7 +17,8 @@ from autobahn.websocket.types import ConnectionDeny
 from twisted.logger import Logger
 
 from rpsa.play import wire
-from rpsa.play.fastpath import FastPathProtocol, UpgradeResource, bound_send_buffer, unsent_bytes
+from rpsa.play.bounds import bound_send_buffer, unsent_bytes
+from rpsa.play.fastpath import FastPathProtocol, UpgradeResource
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 

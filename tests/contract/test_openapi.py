@@ -31,8 +31,10 @@ HANDSHAKE_ONLY = {("GET", "/api/games/{game_id}/ws", 101), ("GET", "/api/games/{
 
 
 def served_routes():
-    """``{(METHOD, /path/{param})}``: every route the root resource serves (catch-alls aside)."""
-    return {(method, path) for path, methods in route_table(RootAPI.app, MOUNTS).items() for method in methods}
+    """``{(METHOD, /path/{param})}``: every route the root resource serves (catch-alls aside), each with OPTIONS
+    (answered by the RequestGate)."""
+    table = route_table(RootAPI.app, MOUNTS)
+    return {(method, path) for path, methods in table.items() for method in [*methods, "OPTIONS"]}
 
 
 class Contract:
@@ -198,4 +200,28 @@ class AnswersTests(SynchronousTestCase):
             if op.key:
                 path = op.path.format(game_id="g1", user_id="u", match_id="m1")
                 self.call(keyed, op.method, path, op.body and {}, expect=401)
+        # The access rules, and the web client's pages and files (off above: / and /console are 404 there).
+        call("GET", "/api/access", expect=200)
+        call("GET", "/console", expect=404)
+        pages = Server(webclient=True)
+        for path in ("/", "/console", "/static/app.js", "/static/style.css", "/static/rock.svg"):
+            self.call(pages, "GET", path, expect=200)
+            etag = pages.last_headers.getRawHeaders("ETag")[0]
+            self.call(pages, "GET", path, expect=304, headers={"If-None-Match": etag})
+        self.call(pages, "GET", "/static/nope.js", expect=404)
+        # A public lobby: anonymous creates and joins, rate-limited (a burst of one a minute).
+        public = Server(api_key=KEY, public_lobby=True)
+        self.call(public, "POST", "/api/games", dict(ab, game_id="p1"), expect=201)
+        self.call(public, "POST", "/api/games", dict(ab, game_id="p2"), expect=429)
+        self.assertEqual(public.last_headers.getRawHeaders("Retry-After"), ["60"])
+        self.call(public, "POST", "/api/games/p1/players", {"user_id": "b", "username": "B"}, expect=429)
+        # OPTIONS on every route; with --cors-origin, preflights from allowed and other origins.
+        cors = Server(cors_origins=["https://portal.test"])
+        preflight = {"Access-Control-Request-Method": "POST"}
+        for op in openapi.OPERATIONS:
+            if op.method == "OPTIONS":
+                path = op.path.format(game_id="g1", user_id="u", match_id="m1", name="app.js")
+                self.call(cors, "OPTIONS", path, expect=204)
+                self.call(cors, "OPTIONS", path, expect=204, headers=dict(preflight, Origin="https://portal.test"))
+                self.call(cors, "OPTIONS", path, expect=403, headers=dict(preflight, Origin="https://other.test"))
         self.assertEqual(self.contract.documented() - self.contract.met - HANDSHAKE_ONLY, set())

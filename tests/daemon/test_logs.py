@@ -19,7 +19,7 @@ from twisted.logger import (
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.daemon import logs
+from rpsa.daemon import logs, logtext
 from rpsa.daemon.logs import REDACTED, Redactor, RedactingObserver
 from tests.support.process import child_env
 
@@ -414,7 +414,7 @@ class CheapFormattingTests(SynchronousTestCase):
 
         for event in map(self.complete, self.EVENTS):
             clean = logs.redact_event(event, Redactor())
-            self.assertEqual(logs.classic_text(clean, logs.SecondsFormatter()), formatEventAsClassicLogText(clean),
+            self.assertEqual(logtext.classic_text(clean, logtext.SecondsFormatter()), formatEventAsClassicLogText(clean),
                              event["log_format"])
 
     def test_failure_keeps_traceback(self):
@@ -427,15 +427,15 @@ class CheapFormattingTests(SynchronousTestCase):
         except ZeroDivisionError:
             failure = Failure()
         event = self.complete({"log_format": "it failed {a}", "a": 1, "log_failure": failure})
-        self.assertEqual(logs.classic_text(event, logs.SecondsFormatter()), formatEventAsClassicLogText(event))
-        self.assertIn("ZeroDivisionError", logs.classic_text(event, logs.SecondsFormatter()))
+        self.assertEqual(logtext.classic_text(event, logtext.SecondsFormatter()), formatEventAsClassicLogText(event))
+        self.assertIn("ZeroDivisionError", logtext.classic_text(event, logtext.SecondsFormatter()))
 
     def test_plain_fields(self):
         """Only formats that name fields (with a plain spec) are plain; the others need flattening."""
-        self.assertEqual(logs._plain_fields("game {game_id} of {n:>3}"), ("game_id", "n"))
-        self.assertEqual(logs._plain_fields("no fields {{at all}}"), ())
+        self.assertEqual(logtext.plain_fields("game {game_id} of {n:>3}"), ("game_id", "n"))
+        self.assertEqual(logtext.plain_fields("no fields {{at all}}"), ())
         for not_plain in ("{a.b}", "{a[0]}", "{a!r}", "{a()}", "{a:{w}}", "{0}", "{", "}{"):
-            self.assertIsNone(logs._plain_fields(not_plain), not_plain)
+            self.assertIsNone(logtext.plain_fields(not_plain), not_plain)
 
     def test_object_fields_still_redacted(self):
         """A plain-looking format showing an object is flattened, so its text is scrubbed as before."""
@@ -459,7 +459,7 @@ class CheapFormattingTests(SynchronousTestCase):
             calls.append(when)
             return formatTime(when)
 
-        seconds = logs.SecondsFormatter(counting)
+        seconds = logtext.SecondsFormatter(counting)
         for when in (1764547200.0, 1764547200.5, 1764547200.999, 1764547201.0, 1764547201.2, 0.5, None):
             self.assertEqual(seconds(when), formatTime(when))
         self.assertEqual(calls, [1764547200, 1764547201, 0, None])

@@ -8,8 +8,8 @@ from twisted.logger import Logger
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.daemon import logs
-from rpsa.web import access_log_formatter
-from tests.test_web import access_request
+from rpsa.site import access_log_formatter
+from tests.test_site import access_request
 
 FORGED = "alice\n2026-01-01T00:00:00+0000 [rpsa.daemon] rpsa serving\x1b[2K\r\x00"
 

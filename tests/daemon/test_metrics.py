@@ -18,7 +18,7 @@ from rpsa.play.hooks import ServerHooks
 from rpsa.daemon.metrics import MAX_FAILURE_REASONS, Counters, Metrics, MetricsResource, RouteLabels, metrics_site
 from rpsa.daemon.root import route_templates
 from rpsa.play.ticker import TickScheduler
-from rpsa.web import make_site
+from rpsa.site import make_site
 from tests.play.fakes import make_lobby
 
 

@@ -13,14 +13,16 @@ from twisted.web.test.requesthelper import DummyRequest
 
 from rpsa.daemon.drain import DrainState
 from rpsa.daemon.metrics import Counters, Metrics
-from rpsa.daemon.root import COMPAT_SHORTCUTS, RootAPI, route_templates
+from rpsa.daemon.root import COMPAT_SHORTCUTS, MOUNTS, RootAPI, render_error, route_templates
+from rpsa.edge import RequestGate
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
 from rpsa.play import session as session_module
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
-from rpsa.web import AccessPolicy, EncodedSlashes, URLBuilder, make_site
+from rpsa.site import make_site
+from rpsa.web import AccessPolicy, EncodedSlashes, URLBuilder, route_table
 from tests.lobby.apicase import KEY, APITestCase
 
 
@@ -142,12 +144,13 @@ class ShortcutEquivalenceTests(SynchronousTestCase):
     ]
 
     def site(self, shortcuts, api_key):
-        """A root resource (with or without the shortcuts) over a fresh lobby, in a Site on a clock."""
+        """A root resource (with or without the shortcuts, behind the RequestGate) over a fresh lobby, in a Site."""
         clock = Clock()
         lobby = Lobby(clock, GameSettings(), TickScheduler(clock, 1.0), max_games=10)
         access = AccessPolicy(api_key)
         root = RootAPI(access, DrainState(), None, LobbyAPI(lobby, access, URLBuilder(None)), CompatAPI(lobby, access))
-        resource = root.resource() if shortcuts else EncodedSlashes(root.app.resource())
+        resource = root.resource() if shortcuts else RequestGate(EncodedSlashes(root.app.resource()),
+                                                                 route_table(RootAPI.app, MOUNTS), render_error)
         return make_site(resource, clock)
 
     def exchange(self, site, key_header):
@@ -180,8 +183,8 @@ class ShortcutEquivalenceTests(SynchronousTestCase):
             self.assertTrue(all(answer.startswith(b"HTTP/1.1 ") for answer in plain))
 
     def test_shortcuts_skip_the_root_routing(self):
-        """Create and join go straight to the compat app; every other path to the root app."""
-        root = self.site(True, None).resource
+        """Create and join go straight to the compat app (past the RequestGate); every other path to the root app."""
+        root = self.site(True, None).resource._inner  # the gate's inner resource: the shortcuts
         seen = []
         self.patch(root._inner, "render", lambda request: seen.append(("root", request.postpath)))
         for path in COMPAT_SHORTCUTS:

@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.daemon import tap
 from rpsa.daemon.listeners import is_local, split_endpoint
 from rpsa.play.settings import GameSettings
-from rpsa.web import BoundedRequest
+from rpsa.site import BoundedRequest
 
 LOOPBACK = "tcp:8080:interface=127.0.0.1"
 SYSTEMD = "systemd:domain=INET:index=0"

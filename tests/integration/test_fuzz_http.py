@@ -36,10 +36,12 @@ class FuzzHTTPTests(DaemonTestCase):
     timeout = 600
 
     def make_daemon(self):
-        low, high = free_port_range(4)
+        low, high = free_port_range(16)
         # A long launch timeout: on a loaded machine a child may take seconds to start, and a 504
-        # launch_timeout is a 5xx (documented, but the fuzzer's "no 5xx" check counts it).
-        self.daemon_args = ("--match-ports", f"{low}-{high}", "--max-matches", "4", "--match-join-timeout", "2",
+        # launch_timeout is a 5xx (documented, but the fuzzer's "no 5xx" check counts it).  Room for
+        # 16 matches at once for the same reason: the fuzzing phase launches a match with each valid
+        # PUT, each lives until its join timeout, and a 503 too_many_matches counts as a 5xx too.
+        self.daemon_args = ("--match-ports", f"{low}-{high}", "--max-matches", "16", "--match-join-timeout", "2",
                             "--max-games", "200", "--launch-timeout", "60")
         return super().make_daemon()
 

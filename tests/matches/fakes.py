@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.matches.launcher import LaunchError, MatchLauncher, MatchObserver
-from rpsa.matches.process import MatchChildren
+from rpsa.matches.children import MatchChildren
 from rpsa.matches.warmpool import WarmPool
 
 CONFIG = {

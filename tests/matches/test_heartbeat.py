@@ -1,6 +1,7 @@
 """Tests for L{rpsa.matches.heartbeat}: through MatchChildren, on a fake process reactor."""
 
-from rpsa.matches.process import MatchChildren, MatchProcess
+from rpsa.matches.children import MatchChildren
+from rpsa.matches.process import MatchProcess
 from tests.matches.fakes import CONFIG, LauncherTestCase
 
 

@@ -15,7 +15,7 @@ from twisted.python.runtime import platform
 from twisted.trial.unittest import TestCase
 
 from rpsa.matches.launcher import MatchLauncher, MatchObserver
-from rpsa.matches.process import MatchChildren
+from rpsa.matches.children import MatchChildren
 from tests.matches.fakes import CONFIG, LauncherTestCase, RecordingObserver, match_request
 
 

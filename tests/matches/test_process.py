@@ -11,7 +11,8 @@ import weakref
 
 
 from rpsa.matches.launcher import MatchLauncher
-from rpsa.matches.process import MAX_STDERR_LINES, MatchChildren, MatchProcess
+from rpsa.matches.children import MatchChildren
+from rpsa.matches.process import MAX_STDERR_LINES, MatchProcess
 from rpsa.matches.warmpool import WarmPool
 from tests.play.fakes import recording_events
 from rpsa.matches.stdio import MAX_LINE, MAX_MESSAGE

@@ -15,7 +15,7 @@ from twisted.python.runtime import platform
 from twisted.trial.unittest import TestCase
 
 from rpsa.matches.launcher import MatchLauncher
-from rpsa.matches.process import MatchChildren
+from rpsa.matches.children import MatchChildren
 from rpsa.matches.warmpool import WARM_RETRY_MAX, WARM_RETRY_MIN, WarmPool
 from rpsa.play.settings import GameSettings
 from tests.support.process import free_port_range, process_gone

@@ -27,13 +27,14 @@ from txaio.testutil import replace_loop
 
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.games import Lobby
-from rpsa.play import fastpath, wire
+from rpsa.play import bounds, fastpath, wire
 from rpsa.play.fastpath import FastPathProtocol, FramePreparer, UpgradeResource, shared_event_key
 from rpsa.play.websocket import GameConnection
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.rules.events import GameEventType, RoundEventType, game_event, round_event, state_change
-from rpsa.web import AccessPolicy, SiteHooks, URLBuilder, make_site
+from rpsa.site import SiteHooks, make_site
+from rpsa.web import AccessPolicy, URLBuilder
 
 # What each trick of rpsa.play.fastpath replaces or relies on in the installed
 # libraries, with the first 16 hex digits of the SHA-256 of that code's source
@@ -167,7 +168,7 @@ class LibraryGuardTests(SynchronousTestCase):
     def test_every_override_is_guarded(self):
         """Each method FastPathProtocol, UpgradeResource and DeadlineChannel override, and each library-replacing function, is in GUARDED."""
         guarded = {trick for trick, *_ in GUARDED}
-        for cls in (fastpath.FastPathProtocol, UpgradeResource, fastpath.DeadlineChannel):
+        for cls in (fastpath.FastPathProtocol, UpgradeResource, bounds.DeadlineChannel):
             base = cls.__mro__[1]
             for name, value in vars(cls).items():
                 if inspect.isfunction(value) and hasattr(base, name):
@@ -299,46 +300,6 @@ class UpgradeReleaseTests(SynchronousTestCase):
         request, channel = self.upgrade(WebSocketResource.render)
         self.assertIsNotNone(request())
         self.assertIsNotNone(channel())
-
-
-class DeadlineChannelTests(SynchronousTestCase):
-    """Deadlines for the request line and headers, and for the body, on the site's clock."""
-
-    def setUp(self):
-        from twisted.internet.task import Clock
-        from twisted.web.resource import Resource
-
-        self.clock = Clock()
-        self.timeouts = []
-        root = Resource()
-        hooks = SiteHooks()
-        hooks.dropped = self.timeouts.append
-        site = make_site(root, self.clock, hooks=hooks, header_timeout=2.0, body_timeout=3.0)
-        self.channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5000))
-        self.transport = StringTransportWithDisconnection()
-        self.transport.protocol = self.channel
-        self.channel.makeConnection(self.transport)
-
-    def test_headers_that_trickle(self):
-        """A byte a second does not extend the header deadline: 408 and closed at 2 s."""
-        for byte in b"GET / HTTP/1.1\r\nX-Slow: aaaa":
-            self.channel.dataReceived(bytes([byte]))
-            self.clock.advance(0.05)
-        self.clock.advance(2.0)
-        self.assertEqual(self.timeouts, ["header_timeout"])
-        self.assertTrue(self.transport.value().startswith(b"HTTP/1.1 408 "))
-
-    def test_body_that_trickles(self):
-        self.channel.dataReceived(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
-        self.clock.advance(3.0)
-        self.assertEqual(self.timeouts, ["body_timeout"])
-
-    def test_complete_requests_have_no_deadline(self):
-        self.channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        self.clock.advance(100)
-        self.assertEqual(self.timeouts, [])
-        self.assertEqual(self.clock.getDelayedCalls() and [c for c in self.clock.getDelayedCalls()
-                                                          if c.func.__name__ == "_expired"], [])
 
 
 # -- the lean receive path -------------------------------------------------------------------------

@@ -5,16 +5,19 @@ import json
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 
+from rpsa.cors import CORSPolicy
 from rpsa.daemon.drain import DrainState
 from rpsa.daemon.metrics import Counters, Metrics
 from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
+from rpsa.lobby.public import AddressRateLimit, PublicLobby
 from rpsa.matches.api import MatchAPI
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder
+from rpsa.webclient.pages import WebClient
 from tests.matches.test_api import FakeLauncher
 
 BASE = "http://rpsa.test"
@@ -23,7 +26,8 @@ BASE = "http://rpsa.test"
 class Server:
     """The HTTP API in memory, as the daemon assembles it."""
 
-    def __init__(self, api_key=None, max_games=10, launcher=True, metrics=True):
+    def __init__(self, api_key=None, max_games=10, launcher=True, metrics=True, webclient=False, cors_origins=(),
+                 public_lobby=False):
         clock = Clock()
         settings = GameSettings()
         self.draining = DrainState()
@@ -33,10 +37,12 @@ class Server:
         access = AccessPolicy(api_key)
         self.launcher = FakeLauncher() if launcher else None
         matches = MatchAPI(self.launcher, urls, access, draining=self.draining) if launcher else None
+        public = PublicLobby(AddressRateLimit(clock, per_minute=1, burst=1)) if public_lobby else None
         root = RootAPI(access, self.draining, Metrics(Counters(), lobby=self.lobby) if metrics else None,
-                       lobby_api=LobbyAPI(self.lobby, access, urls), compat_api=CompatAPI(self.lobby, access),
-                       match_api=matches)
-        self.stub = StubTreq(root.resource())
+                       lobby_api=LobbyAPI(self.lobby, access, urls, public=public),
+                       compat_api=CompatAPI(self.lobby, access), match_api=matches,
+                       webclient=WebClient() if webclient else None)
+        self.stub = StubTreq(root.resource(cors=CORSPolicy(cors_origins) if cors_origins else None))
 
     def drain(self):
         """Start draining."""

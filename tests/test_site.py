@@ -1,4 +1,4 @@
-"""rpsa.web: the access log (no token in it) and the Site; the APIs themselves are tested through the root app."""
+"""rpsa.site: the access log (no token in it) and the Site; the APIs themselves are tested through the root app."""
 
 import io
 
@@ -12,8 +12,7 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from rpsa.daemon import logs
 from rpsa.daemon.logs import REDACTED, Redactor
-from rpsa import web
-from rpsa.web import access_log_formatter, make_site
+from rpsa.site import SiteHooks, access_log_formatter, make_site
 
 SECRET = "s3cr3t-T0KEN_value"
 
@@ -32,7 +31,7 @@ def access_request(uri, referer=None):
 
 
 
-class CountingHooks(web.SiteHooks):
+class CountingHooks(SiteHooks):
     """Site hooks that append every logged request to ``requests``."""
 
     def __init__(self, requests):
