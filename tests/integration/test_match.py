@@ -22,7 +22,9 @@ class _RealLauncher:
 
     timeout = 120
     ports = 2
-    join_timeout = 2  # seconds a match child waits for its players
+    # Seconds a match child waits for its players: long enough that a loaded machine's slow
+    # children and clients never reach it (no test here waits for it but the exhaustion one).
+    join_timeout = 15
     extra_args = ()
 
     @defer.inlineCallbacks
@@ -143,8 +145,6 @@ class PortExhaustionTests(_RealLauncher, TestCase):
     The join timeout is long enough that both matches still wait when the third PUT
     comes, however slowly a loaded machine starts their children.
     """
-
-    join_timeout = 15
 
     @defer.inlineCallbacks
     def test_range_exhausted_then_freed_by_join_timeout(self):
