@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import socket
 import sys
 
@@ -36,12 +37,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def free_port_range(count, attempts=50):
+# Ranges are looked for below the kernel's ephemeral ports (32768 and up on Linux), where a
+# busy machine's outgoing connections cannot have taken them; the start is random, so tests
+# running in parallel rarely try the same ones.
+RANGE_LOW, RANGE_HIGH = 20000, 32000
+
+
+def free_port_range(count, attempts=200):
     """``(low, high)``: ``count`` consecutive 127.0.0.1 ports that were free a moment ago."""
     for _ in range(attempts):
-        low = free_port()
-        if low + count > 65535:
-            continue
+        low = random.randrange(RANGE_LOW, RANGE_HIGH - count)
         sockets = []
         try:
             for port in range(low, low + count):
