@@ -1,0 +1,263 @@
+"""The lobby of a cluster: create, join, remove and list games on any node, each game changed by its owner alone.
+
+:class:`LocalGames` does, on the node that owns (or will own) a game, what the lobby
+routes ask: it claims a new game's id in the directory before the lobby creates the game,
+and it answers the bus's requests for the games of this node.  :class:`ClusterGames` is
+what the HTTP APIs call on the node that received the request: it acts locally when this
+node owns the game (or has room for a new one), and otherwise forwards the request to the
+owner (or to the node with the most room) over the :class:`~rpsa.cluster.bus.Bus` and
+answers with the owner's reply.  Both return Deferreds; errors are the lobby's own
+(:class:`~rpsa.lobby.games.LobbyError`), whichever node raised them, or the cluster's
+(:mod:`rpsa.cluster.errors`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Optional
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from rpsa.cluster.bus import RequestHandler
+from rpsa.cluster.errors import DirectoryUnavailable, RemoteError
+from rpsa.lobby import games as lobby_errors
+from rpsa.play import views
+from rpsa.web import APIError
+
+log = Logger()
+
+MAX_PLACEMENT_TRIES = 3  # nodes a create is offered to when the receiving node has no room
+REFUSALS = (lobby_errors.LobbyFull.code, lobby_errors.Draining.code)
+
+# Every lobby error class by its code, to raise the owner's error again where the request came in.
+_LOBBY_ERRORS = {cls.code: cls for cls in lobby_errors.LobbyError.__subclasses__()}
+
+
+@dataclass(frozen=True)
+class Seated:
+    """A seat handed out: the game, the seat's token, and the owner node and its public URL."""
+
+    game_id: str
+    token: str
+    node: str
+    public_url: str
+
+
+def lobby_error(error: RemoteError) -> Exception:
+    """The owner's error as the lobby error it was (the APIs answer it in their own style), else as it is."""
+    cls = _LOBBY_ERRORS.get(error.code)
+    return cls(error.message) if cls is not None else error
+
+
+class LocalGames(RequestHandler):
+    """What this node does to its own lobby, for itself or for another node.
+
+    :param lobby: the :class:`~rpsa.lobby.games.Lobby`.
+    :param directory: the :class:`~rpsa.cluster.directory.GameDirectory`.
+    :param node: this node's name.
+    :param public_url: this node's ``--public-url``.
+    :param statuses: maps a lobby error to its :class:`~rpsa.web.APIError` (``rpsa.lobby.api.lobby_api_error``).
+    :param draining: an object whose ``active`` attribute is true while the node drains (the
+        lobby's), or None: never.
+    :param clock: a callable returning the Unix time (a claim's ``created_at``).
+    """
+
+    def __init__(self, lobby, directory, node: str, public_url: str, statuses, draining=None, clock=time.time):
+        self.lobby = lobby
+        self._draining = draining
+        self.directory = directory
+        self.node = node
+        self.public_url = public_url
+        self._statuses = statuses
+        self._clock = clock
+
+    def refusal(self, game_id: Optional[str] = None) -> Optional[lobby_errors.LobbyError]:
+        """Why a new game (``game_id``, if given) may not land here (draining, full, taken), or None."""
+        if self._draining is not None and self._draining.active:
+            return lobby_errors.Draining("the server is draining: no new games")
+        if game_id is not None and game_id in self.lobby.games:
+            return lobby_errors.GameExists(f"game {game_id!r} already exists")
+        if len(self.lobby.games) >= self.lobby.max_games:
+            return lobby_errors.LobbyFull(f"the server holds its maximum of {self.lobby.max_games} games")
+        return None
+
+    def has_room(self) -> bool:
+        """Whether a new game may land here (not draining, under ``--max-games``)."""
+        refusal = self.refusal()
+        return refusal is None
+
+    @defer.inlineCallbacks
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3):
+        """Claim the id in the directory, then create the game here; fires with a :class:`Seated`."""
+        refusal = self.refusal(game_id)
+        if refusal is not None:
+            raise refusal
+        if game_id is None:
+            game_id = secrets.token_urlsafe(9)
+        owner = yield self.directory.claim(game_id, self._clock())
+        if owner is not None:
+            raise lobby_errors.GameExists(f"game {game_id!r} already exists (on node {owner})")
+        try:
+            session, seat = self.lobby.create(user_id, username, game_id, rounds)
+        except lobby_errors.LobbyError:
+            self.directory.release(game_id)
+            raise
+        return Seated(session.game_id, seat.token, self.node, self.public_url)
+
+    def join(self, game_id: str, user_id: str, username: str) -> Seated:
+        session, seat = self.lobby.join(game_id, user_id, username)
+        return Seated(session.game_id, seat.token, self.node, self.public_url)
+
+    def remove(self, game_id: str, code: int) -> None:
+        self.lobby.remove(game_id, code)
+
+    def remove_player(self, game_id: str, user_id: str) -> None:
+        self.lobby.remove_player(game_id, user_id)
+
+    # -- the bus ---------------------------------------------------------------------------
+
+    def handle_request(self, op: str, args: Dict[str, Any], sender: str):
+        handlers = {
+            "create": lambda: self.create(args["user_id"], args["username"], args.get("game_id"),
+                                          int(args.get("rounds", 3))),
+            "join": lambda: self.join(args["game_id"], args["user_id"], args["username"]),
+            "remove": lambda: self.remove(args["game_id"], int(args["code"])),
+            "remove_player": lambda: self.remove_player(args["game_id"], args["user_id"]),
+        }
+        if op not in handlers:
+            return super().handle_request(op, args, sender)
+        log.info("cluster: {op} for node {node}", op=op, node=sender, owner=self.node, game_id=args.get("game_id"))
+        d = defer.maybeDeferred(handlers[op])
+        d.addCallback(lambda result: asdict(result) if isinstance(result, Seated) else None)
+        d.addErrback(self._as_api_error)
+        return d
+
+    def _as_api_error(self, failure):
+        failure.trap(lobby_errors.LobbyError, KeyError, TypeError, ValueError)
+        if failure.check(lobby_errors.LobbyError):
+            raise self._statuses(failure.value)
+        raise APIError(400, "bad_request", f"malformed forwarded request: {failure.getErrorMessage()}")
+
+
+class ClusterGames:
+    """The lobby as the APIs of a clustered node see it: every method returns a Deferred.
+
+    :param local: this node's :class:`LocalGames`.
+    :param directory: the :class:`~rpsa.cluster.directory.GameDirectory`.
+    :param nodes: the :class:`~rpsa.cluster.nodes.Heartbeat` (placement).
+    :param bus: the :class:`~rpsa.cluster.bus.Bus`.
+    :param forward_timeout: seconds a forwarded request waits for the owner (``--forward-timeout``).
+    """
+
+    def __init__(self, local: LocalGames, directory, nodes, bus, forward_timeout: float = 5.0):
+        self.local = local
+        self.lobby = local.lobby
+        self.directory = directory
+        self.nodes = nodes
+        self.bus = bus
+        self.node = local.node
+        self.forward_timeout = forward_timeout
+
+    def _available(self) -> None:
+        if not self.directory.available:
+            raise DirectoryUnavailable()
+
+    @defer.inlineCallbacks
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3):
+        """A new game here, or on the live node with the most room; fires with a :class:`Seated`."""
+        self._available()
+        if self.local.has_room() or (game_id is not None and game_id in self.lobby.games):
+            return (yield self.local.create(user_id, username, game_id, rounds))
+        args = {"user_id": user_id, "username": username, "game_id": game_id, "rounds": rounds}
+        for target in self.nodes.place("games", exclude={self.node})[:MAX_PLACEMENT_TRIES]:
+            try:
+                result = yield self._forward(target.name, "create", args, game_id)
+            except (lobby_errors.LobbyFull, lobby_errors.Draining):
+                continue  # it filled up or began draining since its last heartbeat
+            return Seated(**result)
+        raise self.local.refusal(game_id)  # this node's own reason (full, draining)
+
+    @defer.inlineCallbacks
+    def join(self, game_id: str, user_id: str, username: str):
+        """Seat ``user_id`` in the game, on its owner; fires with a :class:`Seated`."""
+        self._available()
+        owner = yield self._owner(game_id)
+        if owner == self.node:
+            return self.local.join(game_id, user_id, username)
+        result = yield self._forward(owner, "join", {"game_id": game_id, "user_id": user_id, "username": username},
+                                     game_id)
+        return Seated(**result)
+
+    @defer.inlineCallbacks
+    def remove(self, game_id: str, code: int):
+        self._available()
+        owner = yield self._owner(game_id)
+        if owner == self.node:
+            return self.local.remove(game_id, code)
+        yield self._forward(owner, "remove", {"game_id": game_id, "code": code}, game_id)
+
+    @defer.inlineCallbacks
+    def remove_player(self, game_id: str, user_id: str):
+        self._available()
+        owner = yield self._owner(game_id)
+        if owner == self.node:
+            return self.local.remove_player(game_id, user_id)
+        yield self._forward(owner, "remove_player", {"game_id": game_id, "user_id": user_id}, game_id)
+
+    @defer.inlineCallbacks
+    def list(self, joinable_only: bool = False):
+        """Every live game of the cluster (each with its ``node``), oldest first."""
+        self._available()
+        remote = yield self.directory.list(joinable_only, exclude=self.node)
+        mine = [dict(views.summary(s), node=self.node) for s in self.lobby.list(joinable_only)]
+        return sorted(mine + remote, key=lambda g: g["created_at"])
+
+    @defer.inlineCallbacks
+    def get(self, game_id: str):
+        """The game's summary (with its ``node``), wherever it lives."""
+        session = self.lobby.games.get(game_id)
+        if session is not None:
+            return dict(views.summary(session), node=self.node)
+        self._available()
+        found = yield self.directory.get(game_id)
+        if found is None or found[1] is None:
+            raise lobby_errors.NoSuchGame(f"no game {game_id!r}")
+        return found[1]
+
+    @defer.inlineCallbacks
+    def locate_token(self, token: str):
+        """The :class:`~rpsa.cluster.nodes.NodeInfo` of the live node holding the seat ``token`` opens, or None."""
+        self._available()
+        found = yield self.directory.token_game(token)
+        if found is None or found[1] == self.node:
+            return None
+        return self.nodes.live(found[1])
+
+    # -- internals -------------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def _owner(self, game_id: str):
+        if game_id in self.lobby.games:
+            return self.node
+        found = yield self.directory.get(game_id)
+        if found is None:
+            raise lobby_errors.NoSuchGame(f"no game {game_id!r}")
+        return found[0]
+
+    @defer.inlineCallbacks
+    def _forward(self, owner: str, op: str, args: Dict[str, Any], game_id: Optional[str]):
+        log.info("cluster: forwarding {op} of game {game_id} to its node", op=op, game_id=game_id,
+                 node=self.node, owner=owner)
+        try:
+            result = yield self.bus.request(owner, op, args, self.forward_timeout)
+        except RemoteError as e:
+            raise lobby_error(e) from None
+        except APIError as e:
+            log.warn("cluster: {op} of game {game_id} forwarded to {owner} failed: {code}", op=op, game_id=game_id,
+                     node=self.node, owner=owner, code=e.code)
+            raise
+        return result
+
