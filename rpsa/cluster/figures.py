@@ -41,7 +41,7 @@ class ClusterFigures(BusObserver, RelayObserver):
     def relay_failed(self, owner: str) -> None:
         self.relays["failed"] += 1
 
-    def metric_families(self, view: Dict[str, object], node: str) -> Iterator[Metric]:
+    def metric_families(self, view: Dict[str, object]) -> Iterator[Metric]:
         """The figures, with the live nodes of ``view`` (a name -> :class:`~rpsa.cluster.nodes.NodeInfo` map)."""
         yield GaugeMetricFamily("rpsa_cluster_nodes", "Live nodes of the cluster, as of the last heartbeat.",
                                 value=len(view))

@@ -169,9 +169,8 @@ class Heartbeat(service.Service):
 
     def stopService(self):
         super().stopService()
-        for pending in (self._timer,):
-            if pending is not None and pending.active():
-                pending.cancel()
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
         self._timer = None
         if self._waiting is not None:
             self._waiting.cancel()
@@ -205,6 +204,7 @@ class Heartbeat(service.Service):
                                   str(int(self.ttl * 1000)), *record.fields())
         self._beating = d
         d.addCallbacks(self._beaten, self._failed)
+        d.addErrback(lambda f: log.failure("cluster: handling the heartbeat of {node} failed", f, node=self.name))
         d.addBoth(self._next)
 
     def _reconnected(self, _) -> None:
