@@ -10,11 +10,11 @@ from bisect import bisect_left
 from collections import Counter
 from typing import Dict, Iterator, Tuple
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from rpsa.cluster.bus import BusObserver
 from rpsa.cluster.relay import RelayObserver
+from rpsa.redis.figures import histogram_family
 
 # A forwarded request: a Redis round trip each way plus the owner's work; 0.5 ms to 10 s (the timeout).
 FORWARD_BUCKETS: Tuple[float, ...] = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -61,13 +61,9 @@ class ClusterFigures(BusObserver, RelayObserver):
         for (op, outcome), count in sorted(self.forwarded_total.items()):
             forwarded.add_metric([op, outcome], count)
         yield forwarded
-        cumulative, buckets = 0, []
-        for bound, count in zip((*FORWARD_BUCKETS, float("inf")), self._latency):
-            cumulative += count
-            buckets.append((floatToGoString(bound), cumulative))
-        yield HistogramMetricFamily("rpsa_cluster_forward_seconds",
-                                    "Time from forwarding a request to the owner's reply, in seconds.",
-                                    buckets=buckets, sum_value=self._latency_sum)
+        yield histogram_family("rpsa_cluster_forward_seconds",
+                               "Time from forwarding a request to the owner's reply, in seconds.",
+                               FORWARD_BUCKETS, self._latency, self._latency_sum)
         relays = CounterMetricFamily("rpsa_cluster_relays", "WebSockets of the original protocol relayed to their "
                                                             "game's node, by outcome (opened, failed).",
                                      labels=["outcome"])

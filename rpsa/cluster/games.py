@@ -183,29 +183,19 @@ class ClusterGames:
     @defer.inlineCallbacks
     def join(self, game_id: str, user_id: str, username: str):
         """Seat ``user_id`` in the game, on its owner; fires with a :class:`Seated`."""
-        self._available()
-        owner = yield self._owner(game_id)
-        if owner == self.node:
-            return self.local.join(game_id, user_id, username)
-        result = yield self._forward(owner, "join", {"game_id": game_id, "user_id": user_id, "username": username},
-                                     game_id)
-        return Seated(**result)
+        result = yield self._at_owner(game_id, "join", {"game_id": game_id, "user_id": user_id, "username": username},
+                                      lambda: self.local.join(game_id, user_id, username))
+        return result if isinstance(result, Seated) else Seated(**result)
 
-    @defer.inlineCallbacks
-    def remove(self, game_id: str, code: int):
-        self._available()
-        owner = yield self._owner(game_id)
-        if owner == self.node:
-            return self.local.remove(game_id, code)
-        yield self._forward(owner, "remove", {"game_id": game_id, "code": code}, game_id)
+    def remove(self, game_id: str, code: int) -> defer.Deferred:
+        """Remove the game (its sockets closed with ``code``), on its owner."""
+        return self._at_owner(game_id, "remove", {"game_id": game_id, "code": code},
+                              lambda: self.local.remove(game_id, code)).addCallback(lambda _: None)
 
-    @defer.inlineCallbacks
-    def remove_player(self, game_id: str, user_id: str):
-        self._available()
-        owner = yield self._owner(game_id)
-        if owner == self.node:
-            return self.local.remove_player(game_id, user_id)
-        yield self._forward(owner, "remove_player", {"game_id": game_id, "user_id": user_id}, game_id)
+    def remove_player(self, game_id: str, user_id: str) -> defer.Deferred:
+        """Remove player 2, on the game's owner."""
+        return self._at_owner(game_id, "remove_player", {"game_id": game_id, "user_id": user_id},
+                              lambda: self.local.remove_player(game_id, user_id)).addCallback(lambda _: None)
 
     @defer.inlineCallbacks
     def list(self, joinable_only: bool = False):
@@ -237,6 +227,15 @@ class ClusterGames:
         return self.nodes.live(found[1])
 
     # -- internals -------------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def _at_owner(self, game_id: str, op: str, args: Dict[str, Any], here):
+        """``here()`` if this node owns the game, else ``op`` forwarded to its owner."""
+        self._available()
+        owner = yield self._owner(game_id)
+        if owner == self.node:
+            return here()
+        return (yield self._forward(owner, op, args, game_id))
 
     @defer.inlineCallbacks
     def _owner(self, game_id: str):

@@ -6,7 +6,7 @@ test's reactor but nothing else, and talk only through Redis, as separate proces
 
 import json
 
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
 from rpsa.cluster.errors import DirectoryUnavailable, OwnerUnreachable
@@ -20,19 +20,12 @@ from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.redis.connection import RedisConnection
 from rpsa.redis.url import parse_redis_url
+from tests.support.polling import wait_until
 from tests.support.redis import start_redis
 
 PREFIX = "t:"
 
 
-@defer.inlineCallbacks
-def wait_until(predicate, timeout=10.0, step=0.05):
-    """Poll ``predicate`` until it is true (fails after ``timeout`` seconds)."""
-    for _ in range(int(timeout / step)):
-        if predicate():
-            return
-        yield task.deferLater(reactor, step, lambda: None)
-    raise AssertionError(f"not true within {timeout}s")
 
 
 class Node:

@@ -1,10 +1,11 @@
 """The relay over real local sockets: bytes spliced both ways to the owner (a TCP server here), bounded while it connects."""
 
-from twisted.internet import defer, endpoints, protocol, reactor, task
+from twisted.internet import defer, endpoints, protocol, reactor
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import TestCase
 
 from rpsa.cluster.relay import MAX_BUFFERED, RelayFactory, RelayObserver, owner_endpoint
+from tests.support.polling import wait_until
 
 
 class Owner(protocol.Protocol):
@@ -30,13 +31,6 @@ class Observer(RelayObserver):
         self.events.append(("failed", owner))
 
 
-@defer.inlineCallbacks
-def wait_until(predicate, timeout=5.0, step=0.01):
-    for _ in range(int(timeout / step)):
-        if predicate():
-            return
-        yield task.deferLater(reactor, step, lambda: None)
-    raise AssertionError("not true in time")
 
 
 class RelayTests(TestCase):
