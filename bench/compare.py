@@ -1,23 +1,24 @@
 #!/usr/bin/env python3
-"""Compare rpsa against the ceiling server in one ``bench/scenario.sh`` results folder, and check the targets.
+"""Compare rpsa with the ceiling server (and the original, when it ran) in one ``bench/scenario.sh`` results
+folder, and check the targets.
 
     python3 bench/compare.py bench/results/steady3000-20261121T220000Z [--json] [--cpu-ratio-max X] ...
 
-The folder holds ``ceiling.jsonl`` and ``rpsa.jsonl`` (one loadgen JSON line per rep, written by the harness
-``run.sh``), or ``launch.jsonl`` (one ``bench/launch.py`` line per mode, labels ``cold`` and ``warm``), and
-``scenario.json`` (how the scenario was run).  For each server the median of every figure across reps is
-printed, then the ratio rpsa/ceiling, then each target with PASS / FAIL (INFO: reported, no threshold;
-WARN: the measurement itself looks suspect).
+The folder holds ``ceiling.jsonl``, ``rpsa.jsonl`` and, with ``ORIGINAL_DIR``, ``original.jsonl`` (one loadgen
+JSON line per rep, written by the harness ``run.sh``), or ``launch.jsonl`` (one ``bench/launch.py`` line per
+mode, labels ``cold`` and ``warm``), and ``scenario.json`` (how the scenario was run).  For each server the
+median of every figure across reps is printed, then rpsa's ratio to each other server (rpsa/ceil, rpsa/orig),
+then each target: PASS / FAIL; INFO: reported, no threshold; SKIP: a comparison with the original when it was
+not part of the run; WARN: the measurement itself looks suspect.
 
-Targets (defaults; each can be changed by an option):
+Targets (issue 14's; each can be changed by an option):
 
-* steady: rpsa tick jitter p99 (median of reps) < 100 ms; zero errors in every rpsa rep.  CPU % rpsa/ceiling
-  (same game count and window, so it is the ratio of CPU per game-second) and jitter p99 rpsa vs ceiling are
-  INFO unless ``--cpu-ratio-max`` / ``--jitter-ratio-max`` is given.
-* idle: rpsa RSS per idle game <= 30 KB, (RSS at N games - RSS at 0) / N from the per-step RSS checkpoints
-  (``idleCheckpoints``); every game set up, zero errors.  The ceiling's figure is INFO (a Node process that
-  stores a few strings per game, not a reference).
-* http: create+join pairs/s rpsa/ceiling >= 0.2; zero errors.
+* steady: rpsa tick jitter p99 (median of reps) < 100 ms and <= the ceiling's; zero errors in every rpsa rep;
+  at 3000, 4000 and 6000 games CPU % rpsa/ceiling <= 1.25 (same game count and window, so the ratio of CPU
+  per game-second) and rpsa/original < 1 (INFO at other counts).
+* idle: rpsa RSS per idle game <= 20 KB, (RSS at N games - RSS at 0) / N from the per-step RSS checkpoints
+  (``idleCheckpoints``); every game set up, zero errors.  The ceiling's and the original's figures are INFO.
+* http: rpsa create+join pairs/s >= 2650 with p99 < 50 ms; zero errors; the ratios are INFO.
 * launch: cold ``PUT /api/match`` p50 <= 300 ms; warm p99 <= 20 ms; zero errors.
 
 Exit status: 0 if every target passed, 1 if one failed or had no data, 2 if the folder has no results.
@@ -33,16 +34,21 @@ import statistics
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-SERVERS = ("ceiling", "rpsa")
+SERVERS = ("ceiling", "original", "rpsa")
 
+# The targets of issue 14 (docs/performance.md); None: no threshold, INFO.
 DEFAULT_LIMITS = {
     "jitter_p99_max_ms": 100.0,
-    "kb_per_idle_game_max": 30.0,
-    "http_pairs_ratio_min": 0.2,
+    "jitter_ratio_max": 1.0,  # rpsa's p99 at or below the ceiling's
+    "cpu_ratio_max": 1.25,  # CPU per game-second <= 1.25x the ceiling's ...
+    "cpu_vs_original_max": 1.0,  # ... and below the original's ...
+    "cpu_target_games": (3000, 4000, 6000),  # ... at these game counts (None: every count); INFO at others
+    "kb_per_idle_game_max": 20.0,
+    "http_pairs_min": 2650.0,
+    "http_p99_max_ms": 50.0,
+    "http_pairs_ratio_min": None,
     "cold_launch_p50_max_ms": 300.0,
     "warm_launch_p99_max_ms": 20.0,
-    "cpu_ratio_max": None,  # no threshold: INFO
-    "jitter_ratio_max": None,  # no threshold: INFO
 }
 
 # (name, how to get it from one loadgen row) per mode; a string is a dotted path into the row.
@@ -51,6 +57,7 @@ METRICS = {
         ("jitter_p50_ms", "tickJitterMs.p50"), ("jitter_p99_ms", "tickJitterMs.p99"),
         ("jitter_max_ms", "tickJitterMs.max"), ("jitter_min_ms", "tickJitterMs.min"), ("jitter_n", "tickJitterMs.n"),
         ("cpu_pct", "server.cpuPct"), ("cpu_max_1s_pct", "server.cpuPctMaxSample"),
+        ("cpu_us_per_game_s", lambda r: cpu_per(r, "games")),
         ("rss_end_mb", "server.rssMbEnd"), ("rss_max_mb", "server.rssMbMax"),
         ("errors_total", "errorsTotal"), ("errors_in_window", "errorsInWindow"),
         ("completed", "completed"), ("http_p99_ms", "httpLatencyMs.p99"),
@@ -66,8 +73,8 @@ METRICS = {
     "http": [
         ("pairs_per_s", "pairsPerSec"), ("http_ok_per_s", "httpOkPerSec"),
         ("http_p50_ms", "httpLatencyMs.p50"), ("http_p99_ms", "httpLatencyMs.p99"),
-        ("cpu_pct", "server.cpuPct"), ("rss_end_mb", "server.rssMbEnd"),
-        ("errors_total", "errorsTotal"), ("gen_cpu_pct", "generator.cpuPct"),
+        ("cpu_pct", "server.cpuPct"), ("cpu_us_per_pair", lambda r: cpu_per(r, "pairsPerSec")),
+        ("rss_end_mb", "server.rssMbEnd"), ("errors_total", "errorsTotal"), ("gen_cpu_pct", "generator.cpuPct"),
         ("steal_cpu0_pct", "steal.cpu0.pct"),
     ],
 }
@@ -91,6 +98,18 @@ def metric(row: Dict[str, Any], how) -> Any:
     return how(row) if callable(how) else get(row, how)
 
 
+def cpu_per(row: Dict[str, Any], per: str) -> Optional[float]:
+    """Server CPU µs per unit of work a second: CPU % × 10 000 / ``row[per]`` (games, or pairs per second).
+
+    Unlike CPU %, this hardly moves when other processes share the machine (as long as the server keeps up),
+    so it is the figure to compare runs taken at different times.
+    """
+    cpu, n = get(row, "server.cpuPct"), row.get(per)
+    if not isinstance(cpu, (int, float)) or not isinstance(n, (int, float)) or n <= 0:
+        return None
+    return round(cpu * 10_000 / n, 1)
+
+
 def load_jsonl(path: str) -> List[Dict[str, Any]]:
     """The JSON objects of a JSONL file (blank lines skipped); [] if the file does not exist."""
     if not os.path.exists(path):
@@ -100,7 +119,8 @@ def load_jsonl(path: str) -> List[Dict[str, Any]]:
 
 
 def load_results(folder: str) -> Dict[str, Any]:
-    """The rows of a results folder: ``{"ceiling": [...], "rpsa": [...], "launch": [...], "meta": {...}}``."""
+    """The rows of a results folder: ``{"ceiling": [...], "original": [...], "rpsa": [...], "launch": [...],
+    "meta": {...}}``."""
     meta_path = os.path.join(folder, "scenario.json")
     meta = {}
     if os.path.exists(meta_path):
@@ -203,34 +223,64 @@ def check(name: str, value: Optional[float], limit: Optional[float], op: str) ->
     return {"target": name, "value": value, "op": op, "limit": limit, "verdict": verdict}
 
 
+def versus(name: str, rows: Optional[Sequence[Dict[str, Any]]], value: Optional[float], limit: Optional[float],
+           op: str) -> Dict[str, Any]:
+    """A check against another server: SKIP when that server was not part of the run (``rows`` None)."""
+    if rows is None:
+        return {"target": name + " (not in this run)", "value": None, "op": op, "limit": limit, "verdict": "SKIP"}
+    return check(name, value, limit, op)
+
+
 def warn(name: str, value: Any) -> Dict[str, Any]:
     """A note that the measurement itself looks suspect (not a target)."""
     return {"target": name, "value": value, "op": "", "limit": None, "verdict": "WARN"}
 
 
-def evaluate(mode: str, ceiling: Sequence[Dict[str, Any]], rpsa: Sequence[Dict[str, Any]],
-             limits: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-    """The target checks for one server-vs-ceiling scenario of loadgen ``mode`` (steady, once, idle, http)."""
+def cpu_limits(games: Any, lim: Dict[str, Any]) -> Tuple[Optional[float], Optional[float]]:
+    """The CPU limits (ratio to the ceiling, ratio to the original) at this game count: None (INFO) off target."""
+    counts = lim["cpu_target_games"]
+    if counts is not None and games not in counts:
+        return None, None
+    return lim["cpu_ratio_max"], lim["cpu_vs_original_max"]
+
+
+def evaluate(mode: str, ceiling: Optional[Sequence[Dict[str, Any]]], rpsa: Sequence[Dict[str, Any]],
+             limits: Optional[Dict[str, Any]] = None,
+             original: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+    """The target checks of one loadgen ``mode`` (steady, once, idle, http).
+
+    ``ceiling`` or ``original`` None: that server was not part of the run, and the comparisons with it SKIP.
+    """
     lim = dict(DEFAULT_LIMITS, **(limits or {}))
+    ceiling_ran = ceiling
+    ceiling = ceiling or []
     c, r = summarize(ceiling, mode), summarize(rpsa, mode)
+    o = summarize(original or [], mode)
     checks = []
     if mode in ("steady", "once"):
         checks.append(check("rpsa jitter p99 ms (median of reps) < limit", r["jitter_p99_ms"],
                             lim["jitter_p99_max_ms"], "<"))
         checks.append(check("rpsa errors, worst rep == 0", max_over(rpsa, "errorsTotal"), 0, "=="))
-        checks.append(check("CPU % rpsa/ceiling (CPU per game-second)", ratio(r["cpu_pct"], c["cpu_pct"]),
-                            lim["cpu_ratio_max"], "<="))
-        checks.append(check("jitter p99 rpsa/ceiling", ratio(r["jitter_p99_ms"], c["jitter_p99_ms"]),
-                            lim["jitter_ratio_max"], "<="))
+        games = rpsa[0].get("games") if rpsa else None
+        vs_ceiling, vs_original = cpu_limits(games, lim)
+        checks.append(versus("CPU % rpsa/ceiling (CPU per game-second)", ceiling_ran,
+                             ratio(r["cpu_pct"], c["cpu_pct"]), vs_ceiling, "<="))
+        checks.append(versus("CPU % rpsa/original", original, ratio(r["cpu_pct"], o["cpu_pct"]), vs_original, "<"))
+        checks.append(versus("jitter p99 rpsa/ceiling", ceiling_ran, ratio(r["jitter_p99_ms"], c["jitter_p99_ms"]),
+                             lim["jitter_ratio_max"], "<="))
         if r["jitter_p99_ms"] is not None and c["jitter_p99_ms"] is not None:
             checks.append(check("jitter p99 ms rpsa - ceiling (setup's share removed)",
                                 round(r["jitter_p99_ms"] - c["jitter_p99_ms"], 1), None, "<"))
-        for name, rows in (("rpsa", rpsa), ("ceiling", ceiling)):
+        checks.append(versus("jitter p99 rpsa/original", original, ratio(r["jitter_p99_ms"], o["jitter_p99_ms"]),
+                             None, "<="))
+        checks.append(versus("CPU % original/ceiling (the original's own ratio)", original,
+                             ratio(o["cpu_pct"], c["cpu_pct"]), None, "<="))
+        for name, rows in (("rpsa", rpsa), ("ceiling", ceiling), ("original", original or [])):
             hi, lo = max_over(rows, "tickJitterMs.max"), min_over(rows, "tickJitterMs.min")
             if (hi is not None and hi >= 900) or (lo is not None and lo <= -900):
                 checks.append(warn(f"{name}: ±1000 ms jitter outliers (burst pattern differs, or stalls)", [lo, hi]))
-        if max_over(ceiling, "errorsTotal"):
-            checks.append(warn("ceiling had errors: the setup, not rpsa, is suspect", max_over(ceiling, "errorsTotal")))
+        if original:
+            checks.append(check("original errors, worst rep", max_over(original, "errorsTotal"), None, "=="))
     elif mode == "idle":
         checks.append(check("rpsa KB per idle game (absolute) <= limit", r["kb_per_idle_game"],
                             lim["kb_per_idle_game_max"], "<="))
@@ -239,14 +289,20 @@ def evaluate(mode: str, ceiling: Sequence[Dict[str, Any]], rpsa: Sequence[Dict[s
         checks.append(check("rpsa games set up, worst rep == requested", worst_ready, want, "=="))
         checks.append(check("rpsa errors, worst rep == 0", max_over(rpsa, "errorsTotal"), 0, "=="))
         checks.append(check("ceiling KB per idle game (Node, reference only)", c["kb_per_idle_game"], None, "<="))
+        checks.append(versus("original KB per idle game", original, o["kb_per_idle_game"], None, "<="))
+        checks.append(versus("KB per idle game rpsa/original", original,
+                             ratio(r["kb_per_idle_game"], o["kb_per_idle_game"]), None, "<="))
     elif mode == "http":
-        checks.append(check("pairs/s rpsa/ceiling >= limit", ratio(r["pairs_per_s"], c["pairs_per_s"]),
-                            lim["http_pairs_ratio_min"], ">="))
+        checks.append(check("rpsa pairs/s (median of reps) >= limit", r["pairs_per_s"], lim["http_pairs_min"], ">="))
+        checks.append(check("rpsa HTTP p99 ms (median of reps) < limit", r["http_p99_ms"], lim["http_p99_max_ms"], "<"))
         checks.append(check("rpsa errors, worst rep == 0", max_over(rpsa, "errorsTotal"), 0, "=="))
-        if max_over(ceiling, "errorsTotal"):
-            checks.append(warn("ceiling had errors: the setup, not rpsa, is suspect", max_over(ceiling, "errorsTotal")))
+        checks.append(versus("pairs/s rpsa/ceiling", ceiling_ran, ratio(r["pairs_per_s"], c["pairs_per_s"]),
+                             lim["http_pairs_ratio_min"], ">="))
+        checks.append(versus("pairs/s rpsa/original", original, ratio(r["pairs_per_s"], o["pairs_per_s"]), None, ">="))
     else:
         raise ValueError(f"unknown loadgen mode {mode!r}")
+    if mode != "idle" and max_over(ceiling, "errorsTotal"):
+        checks.append(warn("ceiling had errors: the setup, not rpsa, is suspect", max_over(ceiling, "errorsTotal")))
     return checks
 
 
@@ -297,6 +353,39 @@ def fmt(v: Any) -> str:
     return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
 
 
+def rows_of(results: Dict[str, Any], server: str) -> Optional[List[Dict[str, Any]]]:
+    """A server's rows, or None if it was not part of the run (no rows, and scenario.json does not name it)."""
+    rows = results.get(server) or []
+    if rows or server in ((results.get("meta") or {}).get("servers") or []):
+        return rows
+    return None
+
+
+def table(results: Dict[str, Any], mode: str) -> List[str]:
+    """The medians of every server that ran, and rpsa's ratio to each of the others."""
+    ran = [n for n in SERVERS if rows_of(results, n) is not None]
+    sums = {n: summarize(results.get(n) or [], mode) for n in ran}
+    others = [n for n in ran if n != "rpsa"] if "rpsa" in ran else []
+    head = "metric".ljust(22) + "".join(n.rjust(12) for n in ran) + "".join(
+        ("rpsa/" + n[:4]).rjust(12) for n in others)
+    lines = [f"mode {mode}: medians across reps", head]
+    for name in sums[ran[0]]:
+        cells = "".join(fmt(sums[n][name]).rjust(12) for n in ran)
+        r = sums["rpsa"][name] if "rpsa" in sums else None
+        for n in others:
+            b = sums[n][name]
+            cells += fmt(None if name == "reps" or (b or 0) <= 0 or (r or 0) < 0 else ratio(r, b)).rjust(12)
+        lines.append(name.ljust(22) + cells)
+    for name in ran:
+        errs: Dict[str, int] = {}
+        for row in results.get(name) or []:
+            for k, v in (row.get("errors") or {}).items():
+                errs[k] = errs.get(k, 0) + v
+        if errs:
+            lines.append(f"{name} errors by kind (all reps): {errs}")
+    return lines
+
+
 def report(results: Dict[str, Any], limits: Optional[Dict[str, Any]] = None) -> Tuple[str, List[Dict[str, Any]]]:
     """The printable report of a results folder and its target checks."""
     lines = []
@@ -315,23 +404,11 @@ def report(results: Dict[str, Any], limits: Optional[Dict[str, Any]] = None) -> 
         for label, row in s.items():
             lines.append(label.ljust(6) + "".join(fmt(row[c]).rjust(max(9, len(c) + 1)) for c in cols))
         checks += evaluate_launch(results["launch"], limits)
-    if results.get("rpsa") or results.get("ceiling"):
-        mode = mode_of(results.get("rpsa") or results.get("ceiling"))
-        c, r = summarize(results.get("ceiling", []), mode), summarize(results.get("rpsa", []), mode)
-        lines.append(f"mode {mode}: medians across reps")
-        lines.append("metric".ljust(22) + "ceiling".rjust(12) + "rpsa".rjust(12) + "rpsa/ceil".rjust(12))
-        for name in c:
-            lines.append(name.ljust(22) + fmt(c[name]).rjust(12) + fmt(r[name]).rjust(12)
-                         + fmt(None if name == "reps" or (c[name] or 0) <= 0 or (r[name] or 0) < 0
-                               else ratio(r[name], c[name])).rjust(12))
-        for name in SERVERS:
-            errs: Dict[str, int] = {}
-            for row in results.get(name, []):
-                for k, v in (row.get("errors") or {}).items():
-                    errs[k] = errs.get(k, 0) + v
-            if errs:
-                lines.append(f"{name} errors by kind (all reps): {errs}")
-        checks += evaluate(mode, results.get("ceiling", []), results.get("rpsa", []), limits)
+    if any(results.get(n) for n in SERVERS):
+        mode = mode_of(next(results[n] for n in ("rpsa", "ceiling", "original") if results.get(n)))
+        lines += table(results, mode)
+        checks += evaluate(mode, rows_of(results, "ceiling"), results.get("rpsa") or [], limits,
+                           rows_of(results, "original"))
     lines.append("targets:")
     for ck in checks:
         limit = "" if ck["limit"] is None else f" (limit {ck['op']} {fmt(ck['limit'])})"
@@ -340,29 +417,50 @@ def report(results: Dict[str, Any], limits: Optional[Dict[str, Any]] = None) -> 
     return "\n".join(lines), checks
 
 
+def games_list(text: str) -> Optional[Tuple[int, ...]]:
+    """``--cpu-target-games``: comma-separated game counts, or ``all`` (None: every count)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of game counts: {text!r}") from None
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Compare rpsa with the ceiling server in a scenario results folder.")
+    p = argparse.ArgumentParser(description="Compare rpsa with the ceiling (and the original) in a results folder.")
     p.add_argument("folder")
     p.add_argument("--json", action="store_true", help="print the checks as JSON after the table")
-    p.add_argument("--jitter-p99-max", type=float, default=DEFAULT_LIMITS["jitter_p99_max_ms"])
-    p.add_argument("--kb-per-game-max", type=float, default=DEFAULT_LIMITS["kb_per_idle_game_max"])
-    p.add_argument("--http-ratio-min", type=float, default=DEFAULT_LIMITS["http_pairs_ratio_min"])
-    p.add_argument("--cold-p50-max", type=float, default=DEFAULT_LIMITS["cold_launch_p50_max_ms"])
-    p.add_argument("--warm-p99-max", type=float, default=DEFAULT_LIMITS["warm_launch_p99_max_ms"])
-    p.add_argument("--cpu-ratio-max", type=float, default=None, help="turn the CPU ratio into a PASS/FAIL target")
-    p.add_argument("--jitter-ratio-max", type=float, default=None, help="same for jitter p99 rpsa/ceiling")
+    d = DEFAULT_LIMITS
+    p.add_argument("--jitter-p99-max", type=float, default=d["jitter_p99_max_ms"])
+    p.add_argument("--jitter-ratio-max", type=float, default=d["jitter_ratio_max"], help="rpsa/ceiling p99")
+    p.add_argument("--cpu-ratio-max", type=float, default=d["cpu_ratio_max"], help="CPU %% rpsa/ceiling")
+    p.add_argument("--cpu-vs-original-max", type=float, default=d["cpu_vs_original_max"],
+                   help="CPU %% rpsa/original (strictly below)")
+    p.add_argument("--cpu-target-games", type=games_list, default=d["cpu_target_games"],
+                   help="game counts the CPU targets apply to (default 3000,4000,6000; 'all')")
+    p.add_argument("--kb-per-game-max", type=float, default=d["kb_per_idle_game_max"])
+    p.add_argument("--http-pairs-min", type=float, default=d["http_pairs_min"])
+    p.add_argument("--http-p99-max", type=float, default=d["http_p99_max_ms"])
+    p.add_argument("--http-ratio-min", type=float, default=d["http_pairs_ratio_min"],
+                   help="pairs/s rpsa/ceiling (INFO unless given)")
+    p.add_argument("--cold-p50-max", type=float, default=d["cold_launch_p50_max_ms"])
+    p.add_argument("--warm-p99-max", type=float, default=d["warm_launch_p99_max_ms"])
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     a = parse_args(argv)
-    limits = {"jitter_p99_max_ms": a.jitter_p99_max, "kb_per_idle_game_max": a.kb_per_game_max,
+    limits = {"jitter_p99_max_ms": a.jitter_p99_max, "jitter_ratio_max": a.jitter_ratio_max,
+              "cpu_ratio_max": a.cpu_ratio_max, "cpu_vs_original_max": a.cpu_vs_original_max,
+              "cpu_target_games": a.cpu_target_games, "kb_per_idle_game_max": a.kb_per_game_max,
+              "http_pairs_min": a.http_pairs_min, "http_p99_max_ms": a.http_p99_max,
               "http_pairs_ratio_min": a.http_ratio_min, "cold_launch_p50_max_ms": a.cold_p50_max,
-              "warm_launch_p99_max_ms": a.warm_p99_max, "cpu_ratio_max": a.cpu_ratio_max,
-              "jitter_ratio_max": a.jitter_ratio_max}
+              "warm_launch_p99_max_ms": a.warm_p99_max}
     results = load_results(a.folder)
-    if not (results["ceiling"] or results["rpsa"] or results["launch"]):
-        print(f"compare.py: no ceiling.jsonl, rpsa.jsonl or launch.jsonl in {a.folder}", file=sys.stderr)
+    if not (any(results[n] for n in SERVERS) or results["launch"]):
+        print(f"compare.py: no ceiling.jsonl, original.jsonl, rpsa.jsonl or launch.jsonl in {a.folder}",
+              file=sys.stderr)
         return 2
     text, checks = report(results, limits)
     print(text)

@@ -168,68 +168,51 @@ def run_redis_py(port, count, window, on_twisted):
             return target.set(f"bench:{i}", "value")
         return target.xadd("bench:stream", fields, maxlen=100000, approximate=True)
 
-    def record(name, wall, cpu):
-        results[name] = ((time.perf_counter() - wall) / count * 1e6, (time.process_time() - cpu) / count * 1e6)
-
-    if not on_twisted:
-        async def main():
-            client = aioredis.Redis(host="127.0.0.1", port=port, decode_responses=True)
-            await client.ping()
-            for name in ("set", "xadd"):
-                wall, cpu = time.perf_counter(), time.process_time()
-                for i in range(count):
-                    await cmd(client, name, i)
-                record(f"{name}_sequential", wall, cpu)
-                wall, cpu = time.perf_counter(), time.process_time()
-                for start in range(0, count, window):
-                    pipe = client.pipeline(transaction=False)
-                    for i in range(start, min(count, start + window)):
-                        cmd(pipe, name, i)
-                    await pipe.execute()
-                record(f"{name}_pipelined", wall, cpu)
-            await client.aclose()
-
-        asyncio.run(main())
-        print(json.dumps(results))
-        return
-
-    # Inside Twisted (what rpsa would be): the asyncio reactor, Twisted code calling redis-py and
-    # waiting on each call through a Deferred.
-    from twisted.internet import asyncioreactor
-
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    asyncioreactor.install(loop)
-    from twisted.internet import defer, reactor
-
-    def call(awaitable):
-        return defer.Deferred.fromFuture(asyncio.ensure_future(awaitable))
-
-    @defer.inlineCallbacks
-    def main():
+    async def main(bridge):
+        """Every measurement; ``bridge`` is how the caller waits on one redis-py call."""
         client = aioredis.Redis(host="127.0.0.1", port=port, decode_responses=True)
-        yield call(client.ping())
+        await bridge(client.ping())
         for name in ("set", "xadd"):
             wall, cpu = time.perf_counter(), time.process_time()
             for i in range(count):
-                yield call(cmd(client, name, i))
-            record(f"{name}_sequential", wall, cpu)
+                await bridge(cmd(client, name, i))
+            results[f"{name}_sequential"] = ((time.perf_counter() - wall) / count * 1e6,
+                                             (time.process_time() - cpu) / count * 1e6)
             wall, cpu = time.perf_counter(), time.process_time()
             for start in range(0, count, window):
                 pipe = client.pipeline(transaction=False)
                 for i in range(start, min(count, start + window)):
                     cmd(pipe, name, i)
-                yield call(pipe.execute())
-            record(f"{name}_pipelined", wall, cpu)
-        yield call(client.aclose())
+                await bridge(pipe.execute())
+            results[f"{name}_pipelined"] = ((time.perf_counter() - wall) / count * 1e6,
+                                            (time.process_time() - cpu) / count * 1e6)
+        await bridge(client.aclose())
 
-    def start():
-        d = main()
-        d.addErrback(lambda f: f.printTraceback())
-        d.addBoth(lambda _: reactor.stop())
+    if not on_twisted:
+        async def direct(awaitable):
+            return await awaitable
 
-    reactor.callWhenRunning(start)
-    reactor.run()
+        asyncio.run(main(direct))
+    else:
+        # Inside Twisted (what rpsa would be): the asyncio reactor, Twisted code waiting on
+        # each redis-py call through a Deferred.
+        from twisted.internet import asyncioreactor
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        asyncioreactor.install(loop)
+        from twisted.internet import defer, reactor
+
+        def bridged(awaitable):
+            return defer.Deferred.fromFuture(asyncio.ensure_future(awaitable))
+
+        def start():
+            d = defer.Deferred.fromCoroutine(main(bridged))
+            d.addErrback(lambda f: f.printTraceback(file=sys.stderr))
+            d.addBoth(lambda _: reactor.stop())
+
+        reactor.callWhenRunning(start)
+        reactor.run()
     print(json.dumps(results))
 
 

@@ -94,7 +94,8 @@ class EncodedSlashes(Resource):
     holding a slash would otherwise split into two segments and match no route.
     ``%`` and ``/`` are re-encoded here, once, in front of the root app, and
     decoded by :class:`SegmentConverter` (the default converter of every app
-    made by :func:`new_app`, mounted ones included).
+    made by :func:`new_app`, mounted ones included).  ``inner``: the resource
+    (the root app's) that routes the re-encoded path.
     """
 
     isLeaf = True
@@ -105,6 +106,34 @@ class EncodedSlashes(Resource):
 
     def render(self, request):
         request.postpath = [s.replace(b"%", b"%25").replace(b"/", b"%2F") for s in request.postpath]
+        return self._inner.render(request)
+
+
+class Shortcuts(Resource):
+    """Serves a few one-segment paths straight from the resource a branch route would mount there.
+
+    The root Klein app reaches a mounted API through a branch route: a whole
+    routing pass (URL parts, a werkzeug match, two Deferreds) before the
+    mounted app's own.  For ``shortcuts`` (``{b"create_game": resource}``: one
+    path segment, no prefix) the request goes straight to the resource that
+    route would mount, exactly where it would have gone, without that pass.
+    Every other request goes to ``inner``.  Only paths the root can route to
+    nothing but that branch may be given.
+    """
+
+    isLeaf = True
+
+    def __init__(self, inner: Resource, shortcuts: Mapping[bytes, Resource]):
+        super().__init__()
+        self._inner = inner
+        self._shortcuts = dict(shortcuts)
+
+    def render(self, request):
+        postpath = request.postpath
+        if len(postpath) == 1 and not request.prepath:
+            target = self._shortcuts.get(postpath[0])
+            if target is not None:
+                return target.render(request)
         return self._inner.render(request)
 
 
@@ -324,6 +353,13 @@ class URLBuilder:
             scheme = {"http": "ws", "https": "wss"}[parts.scheme]
             self._base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
+    def websocket_origins(self) -> List[str]:
+        """The WebSocket origin of ``--public-url`` (pages may connect to it), if one is set."""
+        if self._base is None:
+            return []
+        parts = urlsplit(self._base)
+        return [f"{parts.scheme}://{parts.netloc}"]
+
     def base(self, request, port: Optional[int] = None) -> str:
         """``ws[s]://host[:port][/prefix]`` for this request; with ``port``, ``ws://host:port`` (a match child)."""
         if self._base is not None:
@@ -370,24 +406,36 @@ def access_log_formatter(timestamp: str, request) -> str:
     return combinedLogFormatter(timestamp, _WithoutQueries(request))
 
 
-class _CountingSite(Site):
-    """A Site that reports every finished request (for metrics)."""
+class SiteHooks:
+    """Hears about every finished HTTP request (the metrics implement it); a no-op here."""
 
-    on_request = None
+    def http_request(self, request) -> None:
+        """``request`` was answered and logged (its ``path`` and ``code`` are set)."""
+
+
+class _CountingSite(Site):
+    """A Site that reports every finished request to its ``hooks`` (for metrics)."""
+
+    hooks = SiteHooks()
 
     def log(self, request):
         super().log(request)
-        if self.on_request is not None:
-            self.on_request(request)
+        self.hooks.http_request(request)
 
 
-def make_site(resource, reactor=None, on_request=None) -> Site:
+def make_site(resource, reactor=None, hooks: Optional[SiteHooks] = None) -> Site:
     """A Site with bounded request bodies and access logs without query strings or referrers' queries.
 
-    ``on_request(request)`` is called for every request logged (the metrics count them).
+    ``reactor``: the site's clock (idle timeouts); ``hooks``: a :class:`SiteHooks`
+    told of every request logged (the metrics count them), or None.  Request
+    bodies are never parsed as HTML forms into ``request.args`` (every API reads
+    JSON; ``args`` holds the query string only): Twisted would parse each POST's
+    Content-Type with the ``email`` package to find out (about 40 µs a request).
     """
-    site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT)
-    site.on_request = on_request
+    site = _CountingSite(resource, logFormatter=access_log_formatter, reactor=reactor, timeout=HTTP_IDLE_TIMEOUT,
+                         parsePOSTFormSubmission=False)
+    if hooks is not None:
+        site.hooks = hooks
     site.requestFactory = BoundedRequest
     site.displayTracebacks = False
     return site

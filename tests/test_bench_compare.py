@@ -5,30 +5,21 @@ loadgen (or ``bench/launch.py``) JSON line written to a temporary results folder
 """
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-COMPARE_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "compare.py")
+from tests.support.bench import load_bench
 
 
-def load_compare():
-    """The bench/compare.py module, imported from its path."""
-    spec = importlib.util.spec_from_file_location("bench_compare", COMPARE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+compare = load_bench("compare")
 
 
-compare = load_compare()
-
-
-def steady_row(label, p99, cpu, errors=0, jmax=None, jmin=None):
+def steady_row(label, p99, cpu, errors=0, jmax=None, jmin=None, games=3000):
     """A loadgen steady-mode result line with the fields compare.py reads."""
-    return {"label": label, "mode": "steady", "games": 3000, "errorsTotal": errors, "errorsInWindow": 0,
+    return {"label": label, "mode": "steady", "games": games, "errorsTotal": errors, "errorsInWindow": 0,
             "errors": {"timeout_tick": errors} if errors else {}, "completed": 10,
             "tickJitterMs": {"n": 1000, "p50": 0.5, "p99": p99, "max": jmax if jmax is not None else p99 * 2,
                              "min": jmin if jmin is not None else -p99},
@@ -43,10 +34,10 @@ def idle_row(label, rss_mb, games=2048, errors=0):
             "idleCheckpoints": [{"games": g, "rssMb": r} for g, r in zip((0, games // 2, games), rss_mb)]}
 
 
-def http_row(label, pairs, errors=0):
+def http_row(label, pairs, errors=0, p99=9):
     """A loadgen http-mode result line."""
     return {"label": label, "mode": "http", "games": 64, "pairsPerSec": pairs, "httpOkPerSec": 2 * pairs,
-            "errorsTotal": errors, "httpLatencyMs": {"p50": 2, "p99": 9}, "server": {"cpuPct": 90}}
+            "errorsTotal": errors, "httpLatencyMs": {"p50": 2, "p99": p99}, "server": {"cpuPct": 90}}
 
 
 def launch_row(label, p50, p99, errors=0):
@@ -89,7 +80,7 @@ class ReadingTests(SynchronousTestCase):
         self.assertEqual((s["reps"], s["jitter_p99_ms"], s["cpu_pct"]), (3, 20, 25))
 
     def test_load_results(self):
-        """load_results() reads ceiling.jsonl, rpsa.jsonl, launch.jsonl and scenario.json, tolerating blank lines."""
+        """load_results() reads ceiling/original/rpsa/launch.jsonl and scenario.json, tolerating blank lines."""
         folder = self.mktemp()
         os.makedirs(folder)
         with open(os.path.join(folder, "rpsa.jsonl"), "w") as f:
@@ -97,8 +88,23 @@ class ReadingTests(SynchronousTestCase):
         with open(os.path.join(folder, "scenario.json"), "w") as f:
             json.dump({"scenario": "steady3000"}, f)
         r = compare.load_results(folder)
-        self.assertEqual((len(r["rpsa"]), r["ceiling"], r["launch"], r["meta"]["scenario"]),
-                         (2, [], [], "steady3000"))
+        self.assertEqual((len(r["rpsa"]), r["ceiling"], r["original"], r["launch"], r["meta"]["scenario"]),
+                         (2, [], [], [], "steady3000"))
+
+
+class CpuPerWorkTests(SynchronousTestCase):
+    """CPU µs per game-second and per create+join pair."""
+
+    def test_cpu_per_game_second(self):
+        """30 % of a core over 3000 games is 100 µs of CPU per game-second."""
+        self.assertEqual(compare.cpu_per(steady_row("rpsa#1", 10, 30), "games"), 100.0)
+        self.assertEqual(compare.summarize([steady_row("rpsa#1", 10, 30)], "steady")["cpu_us_per_game_s"], 100.0)
+
+    def test_cpu_per_pair(self):
+        """90 % of a core for 3000 pairs/s is 300 µs a pair; no pairs, no figure."""
+        self.assertEqual(compare.summarize([http_row("rpsa#1", 3000)], "http")["cpu_us_per_pair"], 300.0)
+        self.assertIsNone(compare.cpu_per(http_row("rpsa#1", 0), "pairsPerSec"))
+        self.assertIsNone(compare.cpu_per({"games": 10}, "games"))
 
 
 class IdleMemoryTests(SynchronousTestCase):
@@ -117,13 +123,26 @@ class IdleMemoryTests(SynchronousTestCase):
         self.assertIsNone(compare.kb_per_idle_game({}))
 
     def test_idle_target(self):
-        """30 KB per game passes the 30 KB target, 31 fails it; the ceiling's figure is only INFO."""
+        """20 KB per game passes the 20 KB target, 21 fails it; the ceiling's figure is only INFO."""
         ceiling = [idle_row("ceiling#1", (50.0, 55.0, 60.0))]
-        ok = compare.evaluate("idle", ceiling, [idle_row("rpsa#1", (60.0, 90.0, 120.0))])
-        bad = compare.evaluate("idle", ceiling, [idle_row("rpsa#1", (60.0, 90.0, 122.0))])
+        ok = compare.evaluate("idle", ceiling, [idle_row("rpsa#1", (60.0, 80.0, 100.0))])
+        bad = compare.evaluate("idle", ceiling, [idle_row("rpsa#1", (60.0, 80.0, 102.0))])
+        self.assertEqual(by_prefix(ok, "rpsa KB per idle game")["value"], 20.0)
         self.assertEqual(by_prefix(ok, "rpsa KB per idle game")["verdict"], "PASS")
+        self.assertEqual(by_prefix(bad, "rpsa KB per idle game")["value"], 21.0)
         self.assertEqual(by_prefix(bad, "rpsa KB per idle game")["verdict"], "FAIL")
         self.assertEqual(by_prefix(ok, "ceiling KB")["verdict"], "INFO")
+
+    def test_idle_against_the_original(self):
+        """The original's KB per game and rpsa's ratio to it are INFO; SKIP when the original did not run."""
+        rpsa = [idle_row("rpsa#1", (60.0, 70.0, 80.0))]
+        original = [idle_row("original#1", (60.0, 90.0, 120.0))]
+        checks = compare.evaluate("idle", [], rpsa, None, original)
+        self.assertEqual(by_prefix(checks, "original KB per idle game")["value"], 30.0)
+        self.assertEqual((by_prefix(checks, "KB per idle game rpsa/original")["verdict"],
+                          round(by_prefix(checks, "KB per idle game rpsa/original")["value"], 3)), ("INFO", 0.333))
+        skipped = compare.evaluate("idle", [], rpsa)
+        self.assertEqual(by_prefix(skipped, "KB per idle game rpsa/original")["verdict"], "SKIP")
 
     def test_idle_missing_games_fail(self):
         """A rep that set up fewer games than asked fails the set-up check."""
@@ -137,14 +156,72 @@ class SteadyTargetTests(SynchronousTestCase):
     """Jitter, errors and the CPU ratio in steady mode."""
 
     def test_pass_and_info(self):
-        """A p99 under 100 ms with no errors passes; the ratios are INFO without a threshold."""
+        """A p99 under 100 ms with no errors passes; the ratios to the ceiling are targets, the difference INFO."""
         checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 50, 40)])
         self.assertEqual(by_prefix(checks, "rpsa jitter p99")["verdict"], "PASS")
         self.assertEqual(by_prefix(checks, "rpsa errors")["verdict"], "PASS")
         cpu = by_prefix(checks, "CPU % rpsa/ceiling")
-        self.assertEqual((cpu["verdict"], cpu["value"]), ("INFO", 2.0))
-        self.assertEqual(by_prefix(checks, "jitter p99 rpsa/ceiling")["value"], 5.0)
-        self.assertEqual(by_prefix(checks, "jitter p99 ms rpsa - ceiling")["value"], 40.0)
+        self.assertEqual((cpu["verdict"], cpu["value"], cpu["limit"]), ("FAIL", 2.0, 1.25))
+        jitter = by_prefix(checks, "jitter p99 rpsa/ceiling")
+        self.assertEqual((jitter["verdict"], jitter["value"], jitter["limit"]), ("FAIL", 5.0, 1.0))
+        diff = by_prefix(checks, "jitter p99 ms rpsa - ceiling")
+        self.assertEqual((diff["verdict"], diff["value"]), ("INFO", 40.0))
+
+    def test_issue_targets_pass(self):
+        """CPU 1.25x the ceiling's and a p99 equal to the ceiling's meet the targets."""
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 10, 25)])
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "PASS")
+        self.assertEqual(by_prefix(checks, "jitter p99 rpsa/ceiling")["verdict"], "PASS")
+
+    def test_cpu_targets_only_at_the_issue_counts(self):
+        """At 2000 or 8000 games the CPU ratios are INFO; the counts are an option ('all': every count)."""
+        for games in (2000, 8000):
+            checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20, games=games)],
+                                      [steady_row("rpsa#1", 10, 40, games=games)])
+            self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "INFO")
+        for games in (3000, 4000, 6000):
+            checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20, games=games)],
+                                      [steady_row("rpsa#1", 10, 40, games=games)])
+            self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "FAIL")
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20, games=2000)],
+                                  [steady_row("rpsa#1", 10, 40, games=2000)], {"cpu_target_games": None})
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "FAIL")
+
+    def test_cpu_below_the_original(self):
+        """rpsa's CPU must be strictly below the original's; both of rpsa's ratios and the original's own."""
+        ceiling = [steady_row("ceiling#1", 10, 20)]
+        below = compare.evaluate("steady", ceiling, [steady_row("rpsa#1", 10, 24)], None,
+                                 [steady_row("original#1", 40, 30)])
+        equal = compare.evaluate("steady", ceiling, [steady_row("rpsa#1", 10, 30)], None,
+                                 [steady_row("original#1", 40, 30)])
+        self.assertEqual((by_prefix(below, "CPU % rpsa/original")["verdict"],
+                          by_prefix(below, "CPU % rpsa/original")["value"]), ("PASS", 0.8))
+        self.assertEqual(by_prefix(equal, "CPU % rpsa/original")["verdict"], "FAIL")
+        self.assertEqual(by_prefix(below, "jitter p99 rpsa/original")["value"], 0.25)
+        self.assertEqual(by_prefix(below, "CPU % original/ceiling")["value"], 1.5)
+
+    def test_original_not_run_skips_and_run_without_rows_fails(self):
+        """Without the original the comparisons are SKIP (exit status unaffected); run but no rows: FAIL."""
+        ceiling, rpsa = [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 10, 24)]
+        skipped = compare.evaluate("steady", ceiling, rpsa)
+        self.assertEqual(by_prefix(skipped, "CPU % rpsa/original")["verdict"], "SKIP")
+        failed = compare.evaluate("steady", ceiling, rpsa, None, [])
+        self.assertEqual(by_prefix(failed, "CPU % rpsa/original")["verdict"], "FAIL")
+
+    def test_ceiling_not_run_skips(self):
+        """SERVERS=rpsa: the comparisons with the ceiling are SKIP, rpsa's own targets still judged."""
+        checks = compare.evaluate("steady", None, [steady_row("rpsa#1", 10, 24)])
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "SKIP")
+        self.assertEqual(by_prefix(checks, "jitter p99 rpsa/ceiling")["verdict"], "SKIP")
+        self.assertEqual(by_prefix(checks, "rpsa jitter p99")["verdict"], "PASS")
+
+    def test_original_errors_and_outliers_reported(self):
+        """The original's errors are INFO (it fails at 8000 games); its ±1000 ms outliers WARN."""
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 10, 24)],
+                                  None, [steady_row("original#1", 300, 30, errors=5, jmax=1200)])
+        self.assertEqual((by_prefix(checks, "original errors")["verdict"],
+                          by_prefix(checks, "original errors")["value"]), ("INFO", 5))
+        self.assertEqual(by_prefix(checks, "original: ±1000 ms")["verdict"], "WARN")
 
     def test_jitter_and_errors_fail(self):
         """A median p99 of 100 ms or more fails, and so does one rep with an error."""
@@ -154,10 +231,16 @@ class SteadyTargetTests(SynchronousTestCase):
         self.assertEqual(v["rpsa errors, worst rep == 0"], "FAIL")
 
     def test_cpu_ratio_threshold(self):
-        """With --cpu-ratio-max the CPU ratio becomes a PASS/FAIL target."""
+        """The CPU ratio's threshold is a limit (--cpu-ratio-max); None makes it INFO."""
         checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 50, 40)],
                                   {"cpu_ratio_max": 1.5})
         self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "FAIL")
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 50, 40)],
+                                  {"cpu_ratio_max": 2.0})
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "PASS")
+        checks = compare.evaluate("steady", [steady_row("ceiling#1", 10, 20)], [steady_row("rpsa#1", 50, 40)],
+                                  {"cpu_ratio_max": None})
+        self.assertEqual(by_prefix(checks, "CPU % rpsa/ceiling")["verdict"], "INFO")
 
     def test_missing_rpsa_fails(self):
         """A scenario without rpsa rows fails its targets rather than passing them."""
@@ -174,13 +257,32 @@ class SteadyTargetTests(SynchronousTestCase):
 class HttpAndLaunchTargetTests(SynchronousTestCase):
     """The HTTP throughput ratio and the launch latencies."""
 
-    def test_http_ratio(self):
-        """pairs/s rpsa/ceiling passes at 0.2 and fails just below it."""
-        ceiling = [http_row("ceiling#1", 5000)]
-        ok = compare.evaluate("http", ceiling, [http_row("rpsa#1", 1000)])
-        bad = compare.evaluate("http", ceiling, [http_row("rpsa#1", 999)])
-        self.assertEqual(by_prefix(ok, "pairs/s")["verdict"], "PASS")
-        self.assertEqual(by_prefix(bad, "pairs/s")["verdict"], "FAIL")
+    def test_http_pairs(self):
+        """rpsa's pairs/s passes at 2650 and fails just below it."""
+        ceiling = [http_row("ceiling#1", 18000)]
+        ok = compare.evaluate("http", ceiling, [http_row("rpsa#1", 2650)])
+        bad = compare.evaluate("http", ceiling, [http_row("rpsa#1", 2649)])
+        self.assertEqual(by_prefix(ok, "rpsa pairs/s")["verdict"], "PASS")
+        self.assertEqual(by_prefix(bad, "rpsa pairs/s")["verdict"], "FAIL")
+
+    def test_http_p99(self):
+        """rpsa's HTTP p99 must stay under 50 ms."""
+        ok = compare.evaluate("http", [], [http_row("rpsa#1", 3000, p99=49.9)])
+        bad = compare.evaluate("http", [], [http_row("rpsa#1", 3000, p99=50)])
+        self.assertEqual(by_prefix(ok, "rpsa HTTP p99")["verdict"], "PASS")
+        self.assertEqual(by_prefix(bad, "rpsa HTTP p99")["verdict"], "FAIL")
+
+    def test_http_ratios(self):
+        """The ratios to the ceiling and to the original are INFO; the ceiling's becomes a target with a limit."""
+        checks = compare.evaluate("http", [http_row("ceiling#1", 5000)], [http_row("rpsa#1", 2500)], None,
+                                  [http_row("original#1", 625)])
+        self.assertEqual((by_prefix(checks, "pairs/s rpsa/ceiling")["verdict"],
+                          by_prefix(checks, "pairs/s rpsa/ceiling")["value"]), ("INFO", 0.5))
+        self.assertEqual((by_prefix(checks, "pairs/s rpsa/original")["verdict"],
+                          by_prefix(checks, "pairs/s rpsa/original")["value"]), ("INFO", 4.0))
+        limited = compare.evaluate("http", [http_row("ceiling#1", 5000)], [http_row("rpsa#1", 999)],
+                                   {"http_pairs_ratio_min": 0.2})
+        self.assertEqual(by_prefix(limited, "pairs/s rpsa/ceiling")["verdict"], "FAIL")
 
     def test_launch_targets(self):
         """Cold p50 is held to 300 ms and warm p99 to 20 ms, separately."""
@@ -216,12 +318,50 @@ class MainTests(SynchronousTestCase):
         folder = self.mktemp()
         os.makedirs(folder)
         self.write(folder, "ceiling", [http_row("ceiling#1", 5000)])
-        self.write(folder, "rpsa", [http_row("rpsa#1", 2000)])
+        self.write(folder, "rpsa", [http_row("rpsa#1", 3000)])
         status, text = self.run_main(folder)
         self.assertEqual(status, 0)
         self.assertIn("pairs_per_s", text)
         self.assertIn("PASS", text)
+        self.assertIn("SKIP", text)
         self.assertNotIn("FAIL", text)
+        self.assertNotIn("original", text.splitlines()[1])
+
+    def test_three_servers(self):
+        """With original.jsonl the table has a column for each server and both of rpsa's ratios."""
+        folder = self.mktemp()
+        os.makedirs(folder)
+        self.write(folder, "ceiling", [steady_row("ceiling#1", 10, 20)])
+        self.write(folder, "original", [steady_row("original#1", 40, 30)])
+        self.write(folder, "rpsa", [steady_row("rpsa#1", 8, 24)])
+        status, text = self.run_main(folder, "--json")
+        header = next(line for line in text.splitlines() if line.startswith("metric"))
+        self.assertEqual(header.split(), ["metric", "ceiling", "original", "rpsa", "rpsa/ceil", "rpsa/orig"])
+        cpu = next(line for line in text.splitlines() if line.startswith("cpu_pct")).split()
+        self.assertEqual(cpu, ["cpu_pct", "20", "30", "24", "1.2", "0.8"])
+        self.assertEqual(status, 0)
+        verdicts_ = {c["target"]: c["verdict"] for c in json.loads(text.strip().splitlines()[-1])}
+        self.assertEqual(verdicts_["CPU % rpsa/original"], "PASS")
+
+    def test_original_named_but_missing_fails(self):
+        """scenario.json naming the original without original.jsonl fails the comparisons with it."""
+        folder = self.mktemp()
+        os.makedirs(folder)
+        with open(os.path.join(folder, "scenario.json"), "w") as f:
+            json.dump({"scenario": "steady3000", "servers": ["ceiling", "original", "rpsa"]}, f)
+        self.write(folder, "ceiling", [steady_row("ceiling#1", 10, 20)])
+        self.write(folder, "rpsa", [steady_row("rpsa#1", 8, 24)])
+        status, text = self.run_main(folder)
+        self.assertEqual(status, 1)
+        self.assertIn("FAIL  CPU % rpsa/original", text)
+
+    def test_cpu_target_games_option(self):
+        """--cpu-target-games takes a list of counts or 'all'; anything else is a usage error."""
+        self.assertEqual(compare.parse_args(["x", "--cpu-target-games", "2000,8000"]).cpu_target_games, (2000, 8000))
+        self.assertIsNone(compare.parse_args(["x", "--cpu-target-games", "all"]).cpu_target_games)
+        self.assertEqual(compare.parse_args(["x"]).cpu_target_games, (3000, 4000, 6000))
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertRaises(SystemExit, compare.parse_args, ["x", "--cpu-target-games", "many"])
 
     def test_failing_folder(self):
         """A failed target makes the exit status 1."""

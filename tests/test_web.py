@@ -12,6 +12,7 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from rpsa.daemon import logs
 from rpsa.daemon.logs import REDACTED, Redactor
+from rpsa import web
 from rpsa.web import access_log_formatter, make_site
 
 SECRET = "s3cr3t-T0KEN_value"
@@ -30,6 +31,13 @@ def access_request(uri, referer=None):
     return request
 
 
+
+class CountingHooks(web.SiteHooks):
+    """Site hooks that append every logged request to ``requests``."""
+
+    def __init__(self, requests):
+        self.http_request = requests.append
+
 class AccessLogTests(SynchronousTestCase):
     """Access log lines carry no token."""
 
@@ -43,7 +51,7 @@ class AccessLogTests(SynchronousTestCase):
     def test_site_uses_it(self):
         """The Site built by make_site writes its access lines without the query string, and counts them."""
         counted = []
-        site = make_site(Resource(), reactor=Clock(), on_request=counted.append)
+        site = make_site(Resource(), reactor=Clock(), hooks=CountingHooks(counted))
         site.startFactory()
         out = io.StringIO()
         site.logFile = out
@@ -51,6 +59,27 @@ class AccessLogTests(SynchronousTestCase):
         self.assertIn('"GET / HTTP/1.1"', out.getvalue())
         self.assertNotIn(SECRET, out.getvalue())
         self.assertEqual(len(counted), 1)
+
+    def test_form_bodies_not_parsed(self):
+        """A form-encoded POST body does not become request.args (only the query string does)."""
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.testing import StringTransport
+
+        seen = []
+
+        class Spy(Resource):
+            isLeaf = True
+
+            def render_POST(self, request):
+                seen.append(request.args)
+                return b"{}"
+
+        site = make_site(Spy(), reactor=Clock())
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        channel.makeConnection(StringTransport())
+        channel.dataReceived(b"POST /x?q=1 HTTP/1.1\r\nHost: h\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                             b"Content-Length: 7\r\n\r\ngame=g1")
+        self.assertEqual(seen, [{b"q": [b"1"]}])
 
     def test_tokens_redacted_in_access_log_events(self):
         """Whatever the formatter leaves in an access line (logged as an event), the observer scrubs its tokens."""

@@ -46,6 +46,7 @@ from rpsa.matches.api import MatchHooks
 from rpsa.matches.launcher import MatchObserver
 from rpsa.matches.stdio import LIVE_STATES
 from rpsa.play.hooks import ServerHooks
+from rpsa.web import SiteHooks
 
 GAME_STATES = ("waiting_for_players", "character_selection", "in_progress")
 ROLES = ("player", "spectator")
@@ -88,12 +89,12 @@ def _pattern(template: str) -> Pattern[str]:
     return re.compile("[^/]+".join(re.escape(part) for part in re.split(r"\{[^{}/]+\}", template)))
 
 
-class Counters(ServerHooks, MatchHooks, MatchObserver):
+class Counters(ServerHooks, MatchHooks, MatchObserver, SiteHooks):
     """The counters the hooks feed: server hooks, match hooks, tick lag, launches and HTTP requests.
 
     ``routes``: the :class:`RouteLabels` HTTP requests are counted by (None:
     every request counts as ``other``).  Feed tick lag with
-    ``TickScheduler(on_lag=counters.tick_lag)``.
+    ``TickScheduler(hooks=counters)``.
     """
 
     def __init__(self, routes: Optional[RouteLabels] = None) -> None:
@@ -141,7 +142,7 @@ class Counters(ServerHooks, MatchHooks, MatchObserver):
     # -- other sources ----------------------------------------------------------
 
     def tick_lag(self, seconds: float, _bisect=bisect_left, _bounds=TICK_LAG_BUCKETS) -> None:
-        """How late a tick ran (the scheduler's ``on_lag``); a tick run early counts as 0."""
+        """How late a tick ran (the scheduler's ``tick_lag`` hook); a tick run early counts as 0."""
         if seconds < 0.0:
             seconds = 0.0
         # bisect_left: the first bound >= seconds, i.e. the bucket "le" bound.
@@ -174,11 +175,13 @@ class Metrics:
     counted at each scrape; ``launcher``: the match launcher whose matches and
     limit are counted at each scrape; ``warm_pool``: the
     :class:`~rpsa.matches.warmpool.WarmPool` whose size and ready children are
-    counted (any may be None).
+    counted (any may be None); ``sources``: more objects whose
+    ``metric_families()`` are added to every scrape (the Redis connection's).
     """
 
-    def __init__(self, counters: Counters, lobby=None, launcher=None, warm_pool=None) -> None:
+    def __init__(self, counters: Counters, lobby=None, launcher=None, warm_pool=None, sources=()) -> None:
         self._counters = counters
+        self._sources = list(sources)
         self._lobby = lobby
         self._launcher = launcher
         self._warm_pool = warm_pool
@@ -270,6 +273,8 @@ class Metrics:
         yield CounterMetricFamily(
             "rpsa_games_completed_total", "Lobby games played to the end.", value=counters._games_completed
         )
+        for source in self._sources:
+            yield from source.metric_families()
 
 
 class _Collector:

@@ -1,8 +1,10 @@
 """The root Klein app of the main listeners: ``/healthz``, ``/metrics``, and the three APIs mounted by branch.
 
 ``/api/match...`` is the match API (:mod:`rpsa.matches.api`), ``/api/...`` the
-lobby's native API (:mod:`rpsa.lobby.api`), and everything else the original
-server's routes (:mod:`rpsa.lobby.compat`).  Each is a Klein app of its own,
+lobby's native API (:mod:`rpsa.lobby.api`), ``/static/...`` the browser
+client's files (:mod:`rpsa.webclient.pages`, whose pages are ``/`` and
+``/console``), and everything else the original server's routes
+(:mod:`rpsa.lobby.compat`, which keeps ``/?game_token=...``).  Each is a Klein app of its own,
 with routes relative to its mount point; :func:`route_templates` lists every
 route of the tree, for the metrics' labels.
 """
@@ -15,7 +17,21 @@ from rpsa.daemon.metrics import exposition
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.matches.api import MatchAPI
-from rpsa.web import APIError, EncodedSlashes, json_response, mounted, new_app, requires_key, route_templates as _templates
+from rpsa.webclient.pages import WebClient
+from rpsa.web import (
+    APIError,
+    EncodedSlashes,
+    Shortcuts,
+    json_response,
+    mounted,
+    new_app,
+    requires_key,
+    route_templates as _templates,
+)
+
+# The original server's routes its matchmaker and clients call most (create and join), served without the
+# root app's routing pass (rpsa.web.Shortcuts): they can only reach the compat branch.
+COMPAT_SHORTCUTS = (b"create_game", b"join_game")
 
 
 class RootAPI:
@@ -27,27 +43,40 @@ class RootAPI:
     :class:`~rpsa.daemon.metrics.Metrics` (None: ``/metrics`` is 404);
     ``lobby_api``, ``compat_api``: the :class:`~rpsa.lobby.api.LobbyAPI` and
     :class:`~rpsa.lobby.compat.CompatAPI`; ``match_api``: the
-    :class:`~rpsa.matches.api.MatchAPI` (None: the launcher is off).
+    :class:`~rpsa.matches.api.MatchAPI` (None: the launcher is off);
+    ``webclient``: the :class:`~rpsa.webclient.pages.WebClient` (None: no
+    pages, ``/`` is the original server's 404); ``dependencies``: services the
+    server can run without (Redis), each with a ``name`` and a ``healthy``
+    property: while one is not healthy, ``/healthz`` answers 200 ``{"status":
+    "degraded", "degraded": [names]}`` (the process is alive and must not be
+    restarted for it).
     """
 
     app = new_app()
 
-    def __init__(self, access, draining, metrics, lobby_api: LobbyAPI, compat_api: CompatAPI, match_api=None):
+    def __init__(self, access, draining, metrics, lobby_api: LobbyAPI, compat_api: CompatAPI, match_api=None,
+                 webclient=None, dependencies=()):
         self.access = access
+        self.webclient = webclient
+        self._static = webclient.resource() if webclient is not None else None
         self.draining = draining
         self.metrics = metrics
         self._lobby = lobby_api.resource()
         self._compat = compat_api.resource()
         self._matches = match_api.resource() if match_api is not None else None
+        self._dependencies = list(dependencies)
 
     def resource(self):
         """The Twisted Web resource serving every route."""
-        return EncodedSlashes(self.app.resource())
+        return Shortcuts(EncodedSlashes(self.app.resource()), {path: self._compat for path in COMPAT_SHORTCUTS})
 
     @app.route("/healthz", methods=["GET"])
     def healthz(self, request):
         if self.draining.active:
             return json_response(request, {"status": "draining"}, 503)
+        degraded = [d.name for d in self._dependencies if not d.healthy]
+        if degraded:
+            return json_response(request, {"status": "degraded", "degraded": degraded})
         return json_response(request, {"status": "ok"})
 
     @app.route("/metrics", methods=["GET"])
@@ -68,15 +97,34 @@ class RootAPI:
     def lobby_api(self, request):
         return mounted(request, self._lobby)
 
+    # The pages: before the original routes' branch, which would take "/" too.
+    @app.route("/", methods=["GET", "HEAD"])
+    def index(self, request):
+        # The original server's WebSocket URL is /?game_token=...: it stays theirs.
+        if self.webclient is None or b"game_token" in request.args or request.getHeader(b"upgrade"):
+            return mounted(request, self._compat)
+        return self.webclient.index(request)
+
+    @app.route("/console", methods=["GET", "HEAD"])
+    def console(self, request):
+        if self.webclient is None:
+            return mounted(request, self._compat)
+        return self.webclient.console(request)
+
+    @app.route("/static/", branch=True)
+    def static_files(self, request):
+        return mounted(request, self._static if self._static is not None else self._compat)
+
     @app.route("/", branch=True)
     def compat_api(self, request):
         return mounted(request, self._compat)
 
 
 # The app each mount route of RootAPI serves (by the route's endpoint).
-MOUNTS = {"match_api": MatchAPI.app, "lobby_api": LobbyAPI.app, "compat_api": CompatAPI.app}
+MOUNTS = {"match_api": MatchAPI.app, "lobby_api": LobbyAPI.app, "static_files": WebClient.app,
+          "compat_api": CompatAPI.app}
 
 
 def route_templates() -> List[str]:
     """Every route the root resource serves, as a template (``/api/games/{game_id}``)."""
-    return _templates(RootAPI.app, MOUNTS)
+    return list(dict.fromkeys(_templates(RootAPI.app, MOUNTS)))  # "/" is the pages' and the original routes'

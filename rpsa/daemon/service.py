@@ -114,11 +114,14 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
     service, stopped as the drain begins: a drain needs no warm children);
     ``signals``: the :class:`SignalHandlers` (None: touch no signal);
     ``log_file``: the log file SIGUSR1 rotates (or None); ``tune_gc``: tune
-    CPython's cyclic GC for a long-running server at start.
+    CPython's cyclic GC for a long-running server at start; ``lean_poll``: at
+    start, let the reactor (if it is the epoll one) handle ready sockets without
+    the legacy per-event log context (both in :mod:`rpsa.play.fastpath`).
     """
 
     def __init__(self, lobby, scheduler, launcher, drainer, reactor, systemd, notifier=None, warm_pool=None,
-                 signals: Optional[SignalHandlers] = None, log_file=None, tune_gc: bool = False):
+                 signals: Optional[SignalHandlers] = None, log_file=None, tune_gc: bool = False,
+                 lean_poll: bool = False):
         super().__init__()
         self.lobby = lobby
         self.scheduler = scheduler
@@ -131,10 +134,13 @@ class GameServerService(logs.ProvidesLogObserver, service.MultiService):
         self._signals = signals
         self._log_file = log_file
         self._tune_gc = tune_gc
+        self._lean_poll = lean_poll
 
     def startService(self):
         if self._tune_gc:
             fastpath.tune_gc()  # why and what it bought: rpsa.play.fastpath
+        if self._lean_poll:
+            fastpath.lean_poll(self._reactor)  # idem
         if self._signals is not None and self._log_file is not None:
             self._signals.install(signal_module.SIGUSR1, self._log_file.rotate, only_if_default=True)
         super().startService()  # the launcher, the listeners, the warm pool, then SystemdStatus says READY

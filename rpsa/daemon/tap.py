@@ -14,6 +14,7 @@ from twisted.application import strports
 from twisted.internet import endpoints
 from twisted.python import usage
 
+from rpsa import cors
 from rpsa.daemon import logs
 from rpsa.daemon.drain import Drainer, DrainState
 from rpsa.daemon.listeners import is_local, split_endpoint
@@ -31,7 +32,13 @@ from rpsa.matches.process import MatchChildren
 from rpsa.matches.warmpool import WarmPool
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
+from rpsa.redis import options as redis_options
+from rpsa.redis.schema import DEFAULT_PREFIX
+from rpsa.redis.url import parse_redis_url
 from rpsa.web import AccessPolicy, URLBuilder, make_site
+from rpsa.bots.roster import Bots
+from rpsa.lobby.public import AddressRateLimit, PublicLobby
+from rpsa.webclient.pages import WebClient
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
 
@@ -50,6 +57,17 @@ def _number(kind, minimum, name):
 
     parse.value_form = f"{'integer' if kind is int else 'number'} ≥ {minimum}"
     return parse
+
+
+def _redis_url(text):
+    """A :class:`~rpsa.redis.url.RedisURL`; the error never shows the password."""
+    try:
+        url = parse_redis_url(text)
+        if url.tls:
+            url.tls_options()  # a CA file that holds no certificate fails here, not at start
+        return url
+    except (ValueError, OSError) as e:
+        raise usage.UsageError(f"--redis: {e}") from None
 
 
 def _port_range(text):
@@ -99,6 +117,11 @@ class Options(usage.Options):
     )
     optFlags = [
         ["dev", None, "Development mode: allow an open API (no --api-key-file) on non-loopback listeners."],
+        ["public-lobby", None, "Open listing, the fighters, creating and joining games to clients without the "
+                               "API key (the web page's lobby), rate-limited per address; the rest keeps the key."],
+        ["compat-shared-token", None, "On the original's routes, one token per game as the original had: "
+                                      "/join_game answers the creator's token, which admits any user seated in "
+                                      "the game (user_id picks the seat). Only behind a portal keeping tokens private."],
     ]
     optParameters = [
         ["tick", None, 1.0, "Seconds between game ticks.", _number(float, 0.001, "tick")],
@@ -124,10 +147,29 @@ class Options(usage.Options):
         ["max-matches", None, 100, "Most match children at once (warm ones included).", _number(int, 1, "max-matches")],
         ["warm-matches", None, 0, "Match children started ahead of time, holding a port, for fast launches.",
          _number(int, 0, "warm-matches")],
+        ["public-lobby-rate", None, 10, "With --public-lobby: games created or joined a minute per client "
+                                        "address (bursts of up to 5); more is answered 429 with Retry-After.",
+         _number(int, 1, "public-lobby-rate")],
+        ["bot-takeover", None, None, "Seconds a player who dropped out of a match in progress has to come back "
+                                     "before a bot finishes the match for them (default: off).",
+         _number(float, 0, "bot-takeover")],
         ["drain-timeout", None, 30.0, "Seconds a stop waits for running matches to end (SIGTERM drains).",
          _number(float, 0, "drain-timeout")],
         logs.LOG_FORMAT_OPTION,
         ["notify-url", None, None, "URL to POST match_ready and match_ended events to (JSON, TLS verified)."],
+        ["compat-linger", None, 600.0, "Seconds the sockets of a finished game of the original's routes may stay "
+                                       "open before they are closed with 1000.", _number(float, 0, "compat-linger")],
+        ["redis", None, None, "Redis to connect to: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... (TLS, "
+                              "certificate verified) or unix:///PATH[?db=DB]; never logged. Without it no Redis "
+                              "is used.", _redis_url],
+        ["redis-key-prefix", None, DEFAULT_PREFIX, "Prefix of every Redis key rpsa owns (not of --event-stream)."],
+        ["event-stream", None, None, "Redis stream receiving the game lifecycle entries of the original Varcade "
+                                     "server (its name there: game_event_stream); needs --redis and --product-id."],
+        ["product-id", None, None, "The portal's id for this game in --event-stream entries (exrps in Varcade)."],
+        ["event-stream-maxlen", None, 100_000, "Trim --event-stream to about this many entries (0: never).",
+         _number(int, 0, "event-stream-maxlen")],
+        ["event-queue", None, 10_000, "Most --event-stream entries held while Redis is unreachable; past it the "
+                                      "oldest are dropped.", _number(int, 1, "event-queue")],
     ]
 
     # How the values of the options not parsed by _number look (docs/operations.md, rpsa.daemon.optionsdoc).
@@ -140,12 +182,18 @@ class Options(usage.Options):
         "metrics-listen": "Twisted endpoint",
         "notify-url": "`http://` or `https://` URL",
         "public-url": "`http(s)://host[:port][/prefix]`",
+        "cors-origin": "`http(s)://host[:port]` or `*`; repeat the option, or list several separated by spaces",
+        "redis": "`redis://`, `rediss://` or `unix://` URL",
+        "redis-key-prefix": "text (may be empty)",
+        "event-stream": "stream name",
+        "product-id": "text",
     }
 
     def __init__(self):
         super().__init__()
         self["listen"] = []
         self["metrics-listen"] = None
+        self["cors-origin"] = []
 
     def opt_listen(self, endpoint):
         """A Twisted server endpoint string to serve on; repeatable (default tcp:8080:interface=127.0.0.1)."""
@@ -154,6 +202,13 @@ class Options(usage.Options):
     def opt_metrics_listen(self, endpoint):
         """Endpoint serving /metrics without the API key (e.g. tcp:9100:interface=127.0.0.1); on the main listeners /metrics needs the key."""
         self["metrics-listen"] = _check_endpoint("metrics-listen", endpoint)
+
+    def opt_cors_origin(self, origin):
+        """Answer CORS preflights and add CORS headers for this browser origin (* for any); repeatable."""
+        try:
+            self["cors-origin"].append(cors.normalize_origin(origin))
+        except ValueError as e:
+            raise usage.UsageError(f"--cors-origin: {e}") from None
 
     def postOptions(self):
         if isinstance(self["match-ports"], str):  # the default is not passed through the coercer
@@ -194,6 +249,7 @@ class Options(usage.Options):
                 )
 
         logs.check_log_options(self)
+        redis_options.check_options(self)
 
     def game_settings(self) -> GameSettings:
         """The per-game settings these options give."""
@@ -204,6 +260,7 @@ class Options(usage.Options):
             max_spectators=self["max-spectators"],
             max_message_bytes=self["max-message-bytes"],
             max_messages_per_second=self["max-messages-per-second"],
+            bot_takeover=self["bot-takeover"],
         )
 
     def child_config(self) -> dict:
@@ -221,36 +278,51 @@ def makeService(options, reactor=None):
     """Build the rpsa service tree from parsed options, each part after those it uses."""
     if reactor is None:
         from twisted.internet import reactor
-    redactor = logs.Redactor([options["api-key"]])
+    redis = redis_options.build(options, reactor)  # None without --redis
+    redactor = logs.Redactor([options["api-key"], redis and redis.connection.url.password])
     log_file = logs.log_file(options)
     draining = DrainState()
     counters = Counters(RouteLabels(route_templates()))
     settings = options.game_settings()
-    scheduler = TickScheduler(reactor, settings.tick, on_lag=counters.tick_lag)
-    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining)
+    scheduler = TickScheduler(reactor, settings.tick, hooks=counters)
+    bots = Bots(reactor)
+    events = redis.events if redis is not None else None  # the Varcade event stream, with --event-stream
+    lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining,
+                  bots=bots, events=events)
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
-    events = MatchNotifications(notifier)
+    notifications = MatchNotifications(notifier)
     children = MatchChildren(reactor, options.child_config(), launch_timeout=options["launch-timeout"],
-                             max_children=options["max-matches"])
+                             max_children=options["max-matches"], events=events)
     warm_pool = WarmPool(children, size=options["warm-matches"])
-    launcher = MatchLauncher(children, warm_pool, observers=(counters, events))
-    metrics = Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool)
+    launcher = MatchLauncher(children, warm_pool, observers=(counters, notifications))
+    metrics = Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool,
+                      sources=[redis] if redis is not None else [])
     access = AccessPolicy(options["api-key"])
     urls = URLBuilder(options["public-url"])
+    public = PublicLobby(AddressRateLimit(reactor, per_minute=options["public-lobby-rate"])) \
+        if options["public-lobby"] else None
     root = RootAPI(
         access, draining, metrics,
-        lobby_api=LobbyAPI(lobby, access, urls),
-        compat_api=CompatAPI(lobby, access),
-        match_api=MatchAPI(launcher, urls, access, events=events, draining=draining, hooks=counters),
+        lobby_api=LobbyAPI(lobby, access, urls, public=public),
+        compat_api=CompatAPI(lobby, access, shared_token=options["compat-shared-token"],
+                             linger=options["compat-linger"]),
+        match_api=MatchAPI(launcher, urls, access, events=notifications, draining=draining, hooks=counters),
+        webclient=WebClient(urls.websocket_origins()),
+        dependencies=[redis] if redis is not None else [],
     )
     drainer = Drainer(reactor, draining, lobby, launcher, options["drain-timeout"])
     systemd = SystemdNotifier(reactor)
     top = GameServerService(
         lobby, scheduler, launcher, drainer, reactor, systemd, notifier=notifier, warm_pool=warm_pool,
-        signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True,
+        signals=SignalHandlers(reactor), log_file=log_file, tune_gc=True, lean_poll=True,
     )
     top.log_observer = logs.log_observer(options, redactor, log_file)
-    site = make_site(root.resource(), reactor, on_request=counters.http_request)
+    resource = root.resource()
+    if options["cors-origin"]:
+        resource = cors.CORSResource(resource, cors.CORSPolicy(options["cors-origin"]))
+    site = make_site(resource, reactor, hooks=counters)
+    if redis is not None:
+        redis.connection.setServiceParent(top)  # first: connecting (in the background) before serving
     launcher.setServiceParent(top)
     for description in options["listen"]:
         strports.service(description, site, reactor=reactor).setServiceParent(top)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from twisted.logger import Logger
 
 from rpsa.lobby import games as lobby_errors
+from rpsa.lobby.public import key_or_public
 from rpsa.play import views, wire
 from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
@@ -36,6 +37,7 @@ LOBBY_STATUS = {
     lobby_errors.HostCannotBeRemoved: 409,
     lobby_errors.LobbyFull: 503,
     lobby_errors.Draining: 503,
+    lobby_errors.NoBots: 404,
 }
 
 
@@ -49,44 +51,57 @@ class LobbyAPI:
 
     ``lobby``: the :class:`~rpsa.lobby.games.Lobby`; ``access``: the
     :class:`~rpsa.web.AccessPolicy` (API key); ``urls``: the
-    :class:`~rpsa.web.URLBuilder` for the URLs handed out.
+    :class:`~rpsa.web.URLBuilder` for the URLs handed out; ``public``: a
+    :class:`~rpsa.lobby.public.PublicLobby` (``--public-lobby``: listing, the
+    fighters, creating and joining open to anonymous clients, rate-limited),
+    or None.
     """
 
     app = new_app(translations=[(lobby_errors.LobbyError, lobby_api_error)])
 
-    def __init__(self, lobby, access, urls):
+    def __init__(self, lobby, access, urls, public=None):
         self.lobby = lobby
         self.access = access
         self.urls = urls
+        self.public = public
 
     def resource(self):
         """The Twisted Web resource serving this API (below its mount point)."""
         return self.app.resource()
 
+    @app.route("/access", methods=["GET"])
+    def access_info(self, request):
+        # No key: what a client needs to know before it calls anything else (no secret in it).
+        return json_response(request, {
+            "key_required": not self.access.open,
+            "public_lobby": self.public is not None,
+            "bot_levels": list(self.lobby.bots.levels) if self.lobby.bots is not None else [],
+        })
+
     @app.route("/characters", methods=["GET"])
-    @requires_key
+    @key_or_public
     def characters(self, request):
         return json_response(request, {"characters": [f.to_json() for f in FIGHTERS.values()]})
 
     @app.route("/games", methods=["POST"])
-    @requires_key
+    @key_or_public
     def create_game(self, request):
         body = read_json_object(request)
         user_id = id_field(body, "user_id")
         username = id_field(body, "username")
         game_id = id_field(body, "game_id", required=False)
         rounds = rounds_field(body)
-        session, seat = self.lobby.create(user_id, username, game_id, rounds)
+        session, seat = self.lobby.create(user_id, username, game_id, rounds, self._bot_level(body))
         return json_response(request, self._seat_answer(request, session, seat), 201)
 
     @app.route("/games", methods=["GET"])
-    @requires_key
+    @key_or_public
     def list_games(self, request):
         joinable = _flag(request, b"joinable")
         return json_response(request, {"games": [views.summary(g) for g in self.lobby.list(joinable)]})
 
     @app.route("/games/<game_id>", methods=["GET"])
-    @requires_key
+    @key_or_public
     def get_game(self, request, game_id):
         return json_response(request, views.summary(self.lobby.get(game_id)))
 
@@ -98,7 +113,7 @@ class LobbyAPI:
         return json_response(request, {"game_id": game_id, "removed": True})
 
     @app.route("/games/<game_id>/players", methods=["POST"])
-    @requires_key
+    @key_or_public
     def join_game(self, request, game_id):
         body = read_json_object(request)
         user_id = id_field(body, "user_id")
@@ -118,6 +133,22 @@ class LobbyAPI:
         return make_resource(self.lobby.factory(game_id))
 
     add_not_found(app, "/", "no such API route", branch=True)
+
+    def _bot_level(self, body):
+        """The bot level asked for with ``"opponent": "bot"`` (and an optional ``level``), or None."""
+        opponent, level = body.get("opponent"), body.get("level")
+        if opponent is None:
+            if level is not None:
+                raise APIError(400, "bad_field", "'level' goes with \"opponent\": \"bot\"")
+            return None
+        if opponent != "bot":
+            raise APIError(400, "bad_field", "'opponent' must be \"bot\" (or absent, for a human opponent)")
+        bots = self.lobby.bots
+        if bots is None:
+            raise APIError(404, "bots_off", "this server has no bots")
+        if level is not None and (not isinstance(level, str) or level not in bots.levels):
+            raise APIError(400, "bad_field", f"'level' must be one of {', '.join(bots.levels)}")
+        return bots.check_level(level)
 
     def _seat_answer(self, request, session, seat):
         answer = {"game_id": session.game_id, "player_token": seat.token}

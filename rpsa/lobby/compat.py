@@ -4,7 +4,12 @@
 ``GET /active_games`` with the original bodies and answers (errors are
 ``{"message"}`` with 400 or 404), and WebSocket upgrades at
 ``/?game_token=T&user_id=U``.  The ``gameToken`` handed out is the player's own
-seat token.  Mounted at ``/``: it answers whatever no other API routes.
+seat token; with ``--compat-shared-token`` it is the game's token (the host's),
+answered to both players, the handshake's ``user_id`` choosing the seat.  A game
+created here lingers after GAME_COMPLETE: its sockets stay open, quiet, until the
+clients close them or ``--compat-linger`` passes (the original client takes any
+close for the host vanishing).  Mounted at ``/``: it answers whatever no other API
+routes.
 """
 
 from __future__ import annotations
@@ -45,14 +50,18 @@ class CompatAPI:
     """The original server's HTTP and WebSocket routes over the same lobby.
 
     ``lobby``: the :class:`~rpsa.lobby.games.Lobby`; ``access``: the
-    :class:`~rpsa.web.AccessPolicy` (API key).
+    :class:`~rpsa.web.AccessPolicy` (API key); ``shared_token``: one token per
+    game, as the original (``--compat-shared-token``); ``linger``: seconds a
+    finished game's sockets may stay open (``--compat-linger``).
     """
 
     app = new_app(render=message_response)
 
-    def __init__(self, lobby, access):
+    def __init__(self, lobby, access, shared_token: bool = False, linger: float = 600.0):
         self.lobby = lobby
         self.access = access
+        self.shared_token = shared_token
+        self.linger = linger
 
     def resource(self):
         """The Twisted Web resource serving these routes."""
@@ -63,7 +72,8 @@ class CompatAPI:
     def create_game(self, request):
         game_id, user_id, username = _fields(request, "gameId", "userId", "username")
         try:
-            _, seat = self.lobby.create(user_id, username, game_id)
+            _, seat = self.lobby.create(user_id, username, game_id, linger=self.linger,
+                                        shared_token=self.shared_token)
         except lobby_errors.GameExists:
             raise _original(400, f"Game {game_id} already exists") from None
         except (lobby_errors.LobbyFull, lobby_errors.Draining) as e:
@@ -75,14 +85,15 @@ class CompatAPI:
     def join_game(self, request):
         game_id, user_id, username = _fields(request, "gameId", "userId", "username")
         try:
-            _, seat = self.lobby.join(game_id, user_id, username)
+            session, seat = self.lobby.join(game_id, user_id, username)
         except lobby_errors.NoSuchGame:
             raise _original(400, f"Game {game_id} does not exist") from None
         except (lobby_errors.SeatsFull, lobby_errors.AlreadySeated):
             raise _original(400, f"Game {game_id} is full") from None
         except lobby_errors.Draining as e:
             raise _original(503, e.message) from None
-        return json_response(request, {"gameToken": seat.token})
+        token = session.seats[0].token if session.shared_token else seat.token
+        return json_response(request, {"gameToken": token})
 
     @app.route("/remove_game", methods=["POST"])
     @requires_key
@@ -98,6 +109,9 @@ class CompatAPI:
     @requires_key
     def remove_player(self, request):
         game_id, user_id = _fields(request, "gameId", "userId")
+        session = self.lobby.games.get(game_id)
+        seat = session.seat_for_user(user_id) if session is not None else None
+        connected = seat is not None and seat.connected
         try:
             self.lobby.remove_player(game_id, user_id)
         except lobby_errors.NoSuchGame:
@@ -106,7 +120,7 @@ class CompatAPI:
             raise _original(400, "Cannot remove the host") from None
         except lobby_errors.NoSuchPlayer:
             raise _original(404, f"Player {user_id} not found") from None
-        return json_response(request, None)
+        return json_response(request, {"playerRemoved": True, "connectionRemoved": connected})
 
     @app.route("/active_games", methods=["GET"])
     @requires_key
@@ -122,6 +136,10 @@ class CompatAPI:
             raise _original(403 if token else 404, "unknown game_token" if token else "not found")
         session, seat = found
         user_id = (request.args.get(b"user_id") or [b""])[0].decode("utf-8", "replace")
+        if session.shared_token:
+            seat = session.seat_for_token(token, user_id)
+            if seat is None:
+                raise _original(403, "this user_id has no seat in the game")
         if user_id != seat.user_id:
             raise _original(403, "the game_token does not belong to this user_id")
         return make_resource(self.lobby.factory(session.game_id))

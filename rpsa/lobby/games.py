@@ -15,9 +15,10 @@ from twisted.logger import Logger
 
 from rpsa.play import wire
 from rpsa.rules import GameFull, RulesError
-from rpsa.play.session import GameSession, Seat, SeatTaken, SessionOwner
+from rpsa.play.seat import Seat, SeatTaken
+from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.heartbeat import Heartbeat
-from rpsa.play.hooks import ServerHooks
+from rpsa.play.hooks import GameEvents, ServerHooks
 from rpsa.play.settings import GameSettings
 from rpsa.play.fastpath import FramePreparer
 from rpsa.play.websocket import GameConnectionFactory
@@ -26,7 +27,7 @@ log = Logger()
 
 
 class LobbyError(Exception):
-    """A lobby request that cannot be done; ``code`` is a snake_case name."""
+    """A lobby request that cannot be done; ``code`` is a snake_case name, ``message`` says why."""
 
     code = "lobby_error"
 
@@ -67,6 +68,10 @@ class Draining(LobbyError):
     code = "draining"
 
 
+class NoBots(LobbyError):
+    code = "bots_off"
+
+
 class Lobby(SessionOwner):
     """All games of this process, by id, and their seats, by token.
 
@@ -76,11 +81,16 @@ class Lobby(SessionOwner):
     games; ``max_games``: most games held at once; ``hooks``: the
     :class:`~rpsa.play.hooks.ServerHooks` told about games and connections;
     ``draining``: an object whose ``active`` attribute is true while the server
-    drains (new games and joins are refused then); None: never.
+    drains (new games and joins are refused then); None: never.  ``bots`` (a
+    :class:`rpsa.bots.roster.Bots`) seats the computer opponent of games
+    created with ``bot_level`` and finishes matches for players who left
+    (``settings.bot_takeover``); None turns both off.  ``events``: the
+    :class:`~rpsa.play.hooks.GameEvents` every game reports its lifecycle to
+    (``game_removed`` from here, when a game leaves the lobby).
     """
 
     def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
-                 draining=None):
+                 draining=None, bots=None, events=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
         self.frames = FramePreparer()  # one for every game's messages
         self._reactor = reactor
@@ -88,16 +98,26 @@ class Lobby(SessionOwner):
         self._scheduler = scheduler
         self.max_games = max_games
         self.hooks = hooks or ServerHooks()
+        self.bots = bots
+        self.events = events or GameEvents()
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
-        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # until each session closes
+        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # from a first upgrade until it closes
         self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
 
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3) -> Tuple[GameSession, Seat]:
-        """Create a game with ``user_id`` as its host (seat 1)."""
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3,
+               bot_level: Optional[str] = None, linger: Optional[float] = None,
+               shared_token: bool = False) -> Tuple[GameSession, Seat]:
+        """Create a game with ``user_id`` as its host (seat 1); with ``bot_level``, a bot of that level takes seat 2.
+
+        ``linger`` and ``shared_token``: the session's ``close_delay`` and ``shared_token``
+        (the original's routes; see :class:`~rpsa.play.session.GameSession`).
+        """
+        if bot_level is not None and self.bots is None:
+            raise NoBots("this server has no bots")
         if self._draining.active:
             raise Draining("the server is draining: no new games")
         if game_id is not None and game_id in self.games:
@@ -108,12 +128,17 @@ class Lobby(SessionOwner):
             game_id = secrets.token_urlsafe(9)
             while game_id in self.games:  # pragma: no cover - 72 random bits
                 game_id = secrets.token_urlsafe(9)
-        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self)
-        self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks, self.heartbeat)
+        # A bot opponent connects at once, before the host: the host-first rule would refuse it.
+        session = GameSession(game_id, rounds, self._reactor, self.settings, self._scheduler, self.frames, owner=self,
+                              host_first=bot_level is None, bots=self.bots, events=self.events, close_delay=linger,
+                              shared_token=shared_token)
         seat = session.add_seat(user_id, username)
         self.games[game_id] = session
         self._tokens[seat.token] = (session, seat)
         log.info("game {game_id} created (best of {rounds})", game_id=game_id, rounds=rounds)
+        if bot_level is not None:
+            bot_id, bot_name = self.bots.identity(bot_level, [user_id])
+            self.bots.seat(session, session.add_seat(bot_id, bot_name), bot_level)
         self._changed()
         return session, seat
 
@@ -142,8 +167,18 @@ class Lobby(SessionOwner):
         return session
 
     def factory(self, game_id: str) -> GameConnectionFactory:
-        """The WebSocket factory of the live game with this id, or raise NoSuchGame."""
-        return self._factories[self.get(game_id)]
+        """The WebSocket factory of the live game with this id, or raise NoSuchGame.
+
+        Built at the game's first WebSocket upgrade, not when it is created: an
+        Autobahn factory costs about half of a create and join (a timer batcher,
+        a seeded RNG, its options), and a game nobody connects to needs none.
+        """
+        session = self.get(game_id)
+        factory = self._factories.get(session)
+        if factory is None:
+            factory = self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks,
+                                                                       self.heartbeat)
+        return factory
 
     def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
         """The session and seat a token opens, or None."""
@@ -223,6 +258,7 @@ class Lobby(SessionOwner):
             for seat in session.seats:
                 self._tokens.pop(seat.token, None)
             log.info("game {game_id} removed", game_id=session.game_id)
+            self.events.game_removed(session.game_id)
             self._changed()
 
     def _changed(self) -> None:

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from rpsa.matches.launcher import LaunchError
 from rpsa.matches.notify import MatchNotifications
 from rpsa.matches.stdio import LIVE_STATES
-from rpsa.play.session import new_token
+from rpsa.play.seat import new_token
 from rpsa import web
 
 log = Logger()

@@ -22,14 +22,15 @@ from twisted.web.resource import Resource
 
 from rpsa.matches.stdio import (
     EXIT_BAD_INPUT, EXIT_OK, PLAYING, PORT, RESULT, STATUS, WAITING,
-    ChildError, LineBuffer, decode_config, decode_match, error_report, json_report, report_line,
+    ChildError, LineBuffer, decode_config, decode_match, error_report, event_report, json_report, report_line,
 )
 from rpsa.play import wire
 from rpsa.play.fastpath import FramePreparer
 from rpsa.play.heartbeat import Heartbeat
-from rpsa.play.hooks import ServerHooks
+from rpsa.play.hooks import GameEvents, RelayedEvents, ServerHooks
 from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.settings import GameSettings
+from rpsa.bots.roster import Bots
 from rpsa.play.ticker import TickScheduler
 from rpsa.play.websocket import GameConnectionFactory, make_resource
 from rpsa.rules import GameState
@@ -83,6 +84,8 @@ class MatchRunner(SessionOwner):
         self._root = Resource()
         self._last_status = None
         self._ending = False
+        self._events = GameEvents()  # RelayedEvents once the config asks for them
+        self._removed = False
 
     # -- setup ---------------------------------------------------------------
 
@@ -91,6 +94,8 @@ class MatchRunner(SessionOwner):
         """Bind the first free port in the configured range and report it."""
         self.config = config
         self.settings = GameSettings.from_json(config)
+        if config.get("events") is True:
+            self._events = RelayedEvents(lambda name, args: self._control.report(event_report(name, args)))
         self._scheduler = TickScheduler(self._reactor, self.settings.tick)
         self._heartbeat = Heartbeat(self._reactor, self.settings.ping_interval)
         self._frames = FramePreparer()
@@ -110,9 +115,10 @@ class MatchRunner(SessionOwner):
 
     def assign(self, match: Dict[str, Any]) -> None:
         """Start waiting for this match's players."""
+        bots = Bots(self._reactor) if self.settings.bot_takeover is not None else None  # --bot-takeover
         session = GameSession(
             match["match_id"], match["rounds"], self._reactor, self.settings,
-            self._scheduler, self._frames, owner=self, host_first=False,
+            self._scheduler, self._frames, owner=self, host_first=False, bots=bots, events=self._events,
         )
         factory = GameConnectionFactory(session, self._reactor, self._tracker, self._heartbeat)
         for player in match["players"]:
@@ -135,14 +141,24 @@ class MatchRunner(SessionOwner):
 
     def session_completed(self, session: GameSession) -> None:
         engine = session.engine
-        self._result({
+        result = {
             "winner": engine.winner_id,
             "loser": engine.loser_id,
             "round_wins": {seat.user_id: engine.round_wins[seat.number - 1] for seat in session.seats},
-        })
+        }
+        if session.finished_by_bot:
+            result["finished_by_bot"] = list(session.finished_by_bot)
+        self._result(result)
+        self._game_removed(session)
 
     def session_closed(self, session: GameSession) -> None:
+        self._game_removed(session)
         self._finish(EXIT_OK)
+
+    def _game_removed(self, session: GameSession) -> None:
+        if not self._removed:  # once: at GAME_COMPLETE, or when the match ends otherwise
+            self._removed = True
+            self._events.game_removed(session.game_id)
 
     # -- reporting and exit ----------------------------------------------------
 

@@ -102,7 +102,11 @@ class MatchObserver:
 
 
 class _Match(ChildListener):
-    """The launcher's bookkeeping for one child and its match; hears the child's reports."""
+    """The launcher's bookkeeping for one child and its match; hears the child's reports.
+
+    ``launcher``: the :class:`MatchLauncher` it reports to; ``record``: the
+    match's :class:`MatchRecord`.
+    """
 
     process: MatchProcess
 

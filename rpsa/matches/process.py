@@ -22,7 +22,10 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from rpsa.matches.stdio import MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, encode_line, parse_report, text_of
+from rpsa.matches.stdio import (
+    MAX_LINE, MAX_MESSAGE, ChildError, LineBuffer, decode_event, encode_line, parse_report, text_of,
+)
+from rpsa.play.hooks import GameEvents
 
 log = Logger()
 
@@ -140,15 +143,17 @@ class MatchProcess(ProcessProtocol):
         self._assigned = False
         self._terminating = False
         self._killer = None
+        self._events = GameEvents()
 
     # -- driving the child --------------------------------------------------
 
-    def spawn(self, python: str, env: dict, config_line: bytes) -> None:
+    def spawn(self, python: str, env: dict, config_line: bytes, events: Optional[GameEvents] = None) -> None:
         """Start ``python -m rpsa.matches.child`` with ``env`` and write the config line to it.
 
-        ``env`` is passed explicitly (Twisted gives a child with no ``env`` an
-        empty environment).  Exceptions from ``spawnProcess`` propagate.
+        ``env`` is passed explicitly (Twisted gives a child with no ``env`` an empty environment);
+        ``events`` hears the child's ``Event:`` lines.  Exceptions from ``spawnProcess`` propagate.
         """
+        self._events = events or self._events
         self._reactor.spawnProcess(
             self, python, [python, "-m", "rpsa.matches.child"], env=env, childFDs={0: "w", 1: "r", 2: "r"}
         )
@@ -289,10 +294,20 @@ class MatchProcess(ProcessProtocol):
                 hear(value)
             except Exception:
                 log.failure("{name}: handling a {kind} line failed", name=self.name, kind=kind)
+        elif kind == "event" and self.port is not None:
+            self._event(value)
         elif kind == "malformed":
             log.warn("{name}: child {pid} wrote a malformed {what}", name=self.name, pid=self.pid, what=value)
         else:
             log.debug("{name}: ignoring child output {line!r}", name=self.name, line=text_of(line, 200))
+
+    def _event(self, payload: dict) -> None:
+        try:
+            name, args = decode_event(payload)
+        except ValueError as e:
+            log.warn("{name}: child {pid} wrote a bad event line: {error}", name=self.name, pid=self.pid, error=e)
+            return
+        getattr(self._events, name)(*args)  # GameEvents return at once and never raise
 
     def _stderr_line(self, line: Optional[bytes]) -> None:
         if line is None:
@@ -316,7 +331,9 @@ class MatchChildren:
     the limit is on processes.  ``kill_grace`` is the seconds between SIGTERM
     and SIGKILL.  ``python`` is the interpreter run as ``python -m
     rpsa.matches.child``.  ``env`` is the children's environment (default: a
-    copy of ``os.environ`` taken at each spawn).
+    copy of ``os.environ`` taken at each spawn).  ``events``: the
+    :class:`~rpsa.play.hooks.GameEvents` the children's games report to (None:
+    the children are not asked for their events).
     """
 
     def __init__(
@@ -328,12 +345,14 @@ class MatchChildren:
         kill_grace: float = 5.0,
         python: str = sys.executable,
         env: Optional[Mapping[str, str]] = None,
+        events: Optional[GameEvents] = None,
     ):
         self.reactor = reactor
         self.launch_timeout = launch_timeout
         self.max_children = max_children
         self.kill_grace = kill_grace
-        self._config_line = encode_line(server_config)
+        self._events = events
+        self._config_line = encode_line(server_config if events is None else dict(server_config, events=True))
         self._python = python
         self._env = None if env is None else dict(env)
         self._alive = 0
@@ -351,7 +370,7 @@ class MatchChildren:
         """
         try:
             env = dict(os.environ) if self._env is None else dict(self._env)
-            process.spawn(self._python, env, self._config_line)
+            process.spawn(self._python, env, self._config_line, self._events)
         finally:
             if process.transport is not None:
                 self._alive += 1

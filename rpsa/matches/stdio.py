@@ -14,7 +14,8 @@ streams.  Operators may need this when debugging a child; clients never see it.
    ``{"tick":1.0,"reconnect_grace":10.0,"join_timeout":60.0,"max_spectators":100,
    "max_message_bytes":4096,"max_messages_per_second":20,"close_delay":3.0,
    "ping_interval":15.0,"ports":[9000,9099],"interface":"127.0.0.1"}``.
-   The child binds the first free port of the range.
+   The child binds the first free port of the range.  ``"events": true`` (only
+   when the daemon writes an event stream) asks for ``Event:`` lines.
 2. The match (:func:`decode_match`), right after the config for a cold launch,
    or later for a *warm* child spawned before its match was known:
    ``{"match_id":"m1","rounds":1,"players":[{"user_id":"alice","username":"Alice",
@@ -39,11 +40,17 @@ by :func:`parse_report`:
   on every change of a connection or of the state (:data:`WAITING` or
   :data:`PLAYING`), without repeats; updates the match record.
 - ``Result: {"winner":"alice","loser":"bob","round_wins":{"alice":1,"bob":0}}``
-  once at GAME_COMPLETE, or ``Result: {"reason":"abandoned","user_id":"bob"}``
+  once at GAME_COMPLETE (with ``"finished_by_bot":["bob"]`` when a bot finished
+  the match for players who left, ``--bot-takeover``), or ``Result: {"reason":"abandoned","user_id":"bob"}``
   once when a seat is lost (the ``user_id`` is not kept), or
   ``Result: {"reason":"stopped"}`` once on SIGTERM: the match has ended.
+- ``Event: {"name":"creator_joined","args":["m1"]}``: with ``"events": true``,
+  one line per lifecycle event of the match's game, in order (the names and
+  arguments of :class:`rpsa.play.hooks.GameEvents`; the game id is the match
+  id; ``game_removed`` comes at GAME_COMPLETE, or when the match ends
+  otherwise), even after ``Result:``; :func:`decode_event` checks them.
 
-``Status:`` and ``Result:`` lines before ``Port:`` are ignored; any other line is
+``Status:``, ``Result:`` and ``Event:`` lines before ``Port:`` are ignored; any other line is
 noise (logged at debug level); a line over :data:`MAX_LINE` is dropped.
 
 **stderr** carries the child's log; the daemon logs it (see
@@ -72,6 +79,7 @@ import json
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from rpsa.play.hooks import EVENTS
 from rpsa.rules.game import VALID_ROUNDS
 
 # The longest line either end accepts, without its newline.
@@ -81,7 +89,7 @@ MAX_LINE = 64 * 1024
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT = 0, 1, 2
 
 # The kinds of stdout line.
-PORT, ERROR, STATUS, RESULT = "Port", "Error", "Status", "Result"
+PORT, ERROR, STATUS, RESULT, EVENT = "Port", "Error", "Status", "Result", "Event"
 
 # Match states: the child reports WAITING and PLAYING; the daemon's record adds the others.
 STARTING, WAITING, PLAYING, ENDED, FAILED = "starting", "waiting", "playing", "ended", "failed"
@@ -96,7 +104,7 @@ MAX_MESSAGE = 500
 
 _PORT_LINE = re.compile(rb"^Port:\s(\d+)\n?")
 _ERROR_LINE = re.compile(rb"^Error:\s(?:([a-z][a-z0-9_]*):\s)?(.*)", re.S)
-_JSON_LINE = re.compile(rb"^(Status|Result):\s(.*)", re.S)
+_JSON_LINE = re.compile(rb"^(Status|Result|Event):\s(.*)", re.S)
 
 
 class ChildError(Exception):
@@ -178,7 +186,7 @@ def report_line(kind: str, text: str) -> bytes:
 
 
 def json_report(kind: str, payload: Dict[str, Any]) -> bytes:
-    """A ``Status:`` or ``Result:`` line carrying ``payload``."""
+    """A ``Status:``, ``Result:`` or ``Event:`` line carrying ``payload``."""
     return report_line(kind, json.dumps(payload, separators=(",", ":")))
 
 
@@ -196,9 +204,9 @@ def parse_report(line: bytes) -> Tuple[str, Any]:
     """Classify one complete stdout line of a child.
 
     Returns one of ``("port", int)``, ``("error", ChildError)``,
-    ``("status", dict)``, ``("result", dict)``, ``("malformed", str)`` (a
-    status or result line whose payload is not a JSON object) or
-    ``("noise", str)``.
+    ``("status", dict)``, ``("result", dict)``, ``("event", dict)``,
+    ``("malformed", str)`` (a status, result or event line whose payload is
+    not a JSON object) or ``("noise", str)``.
     """
     match = _PORT_LINE.match(line)
     if match:
@@ -221,6 +229,35 @@ def parse_report(line: bytes) -> Tuple[str, Any]:
             return "malformed", f"{kind} line is not a JSON object: {text_of(match.group(2), 200)!r}"
         return kind, payload
     return "noise", text_of(line, 200)
+
+
+WEAPON_ARGUMENTS = ("p1_weapon", "p2_weapon")
+
+
+def event_report(name: str, args: List[Any]) -> bytes:
+    """The ``Event:`` line of one lifecycle event."""
+    return json_report(EVENT, {"name": name, "args": args})
+
+
+def decode_event(payload: Dict[str, Any]) -> Tuple[str, List[Any]]:
+    """``(name, args)`` of an ``Event:`` payload, checked; ValueError if it is not a valid event.
+
+    Ids are non-empty strings of at most :data:`MAX_MESSAGE` characters; a weapon is 0, 1,
+    2 or ``null`` (a botch).
+    """
+    name, args = payload.get("name"), payload.get("args")
+    if name not in EVENTS:
+        raise ValueError(f"unknown game event {name!r}")
+    params = EVENTS[name]
+    if not isinstance(args, list) or len(args) != len(params):
+        raise ValueError(f"game event {name!r} takes {len(params)} arguments ({', '.join(params)})")
+    for param, value in zip(params, args):
+        if param in WEAPON_ARGUMENTS:
+            if value is not None and (type(value) is not int or value not in (0, 1, 2)):
+                raise ValueError(f"game event {name!r}: {param} must be 0, 1, 2 or null")
+        elif not isinstance(value, str) or not value or len(value) > MAX_MESSAGE:
+            raise ValueError(f"game event {name!r}: {param} must be a non-empty string")
+    return name, args
 
 
 # -- framing, both ends -----------------------------------------------------------

@@ -46,7 +46,7 @@ class _Warm:
 
     ``state`` is ``starting`` (no port yet), ``ready`` (holding a port),
     ``failed`` (being stopped after a failure) or ``stopping`` (stopped with
-    the pool).
+    the pool).  ``process``: the child's :class:`~rpsa.matches.process.MatchProcess`.
     """
 
     def __init__(self, process: MatchProcess):

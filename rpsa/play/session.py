@@ -18,6 +18,9 @@ from twisted.logger import Logger
 from rpsa.play import views, wire
 from rpsa.rules import Game, GameState, RoundEventType, RulesError
 from rpsa.rules.events import ROUND_EVENT
+from rpsa.play.hooks import GameEvents
+from rpsa.play.lifecycle import report_engine_events
+from rpsa.play.seat import Seat, SeatTaken, new_token
 from rpsa.play.settings import GameSettings
 
 log = Logger()
@@ -28,43 +31,6 @@ STATE_NAMES = {
     GameState.IN_PROGRESS: "in_progress",
     GameState.GAME_OVER: "game_over",
 }
-
-
-def new_token() -> str:
-    """A fresh seat token: 256 random bits, URL-safe."""
-    return secrets.token_urlsafe(32)
-
-
-class SeatTaken(RulesError):
-    """The user already holds a seat in this game."""
-
-
-class Seat:
-    """One player's place in a game: identity, token, connection and readiness.
-
-    ``number`` is 1 (the host) or 2; ``user_id`` and ``username`` name the
-    player; ``token`` opens the seat's WebSocket.
-    """
-
-    __slots__ = ("number", "user_id", "username", "token", "conn", "ever_connected", "ready", "absence_timer")
-
-    def __init__(self, number: int, user_id: str, username: str, token: str):
-        self.number = number
-        self.user_id = user_id
-        self.username = username
-        self.token = token
-        self.conn = None
-        self.ever_connected = False
-        self.ready = False
-        self.absence_timer = None
-
-    @property
-    def connected(self) -> bool:
-        """Whether a live connection holds this seat."""
-        return self.conn is not None
-
-    def __repr__(self) -> str:
-        return f"<Seat {self.number} {self.user_id!r}>"
 
 
 class SessionOwner:
@@ -97,7 +63,13 @@ class GameSession:
     ``host_first``: player 2 may not connect before the host has (the
     original's rule, close code 4000); a match child lets either come first.
     ``created_at`` defaults to now; ``botch_damage`` is the engine's source
-    of botch damage (random by default).
+    of botch damage (random by default); ``bots`` (:class:`rpsa.bots.roster.Bots`)
+    finish a match for players who left (``--bot-takeover``, ``finished_by_bot``).
+    ``events`` hears the game's lifecycle (a :class:`~rpsa.play.hooks.GameEvents`).
+    ``close_delay`` overrides the settings' delay between GAME_COMPLETE and closing
+    (a game of the original's routes lingers; it closes earlier once its last
+    connection is gone).  ``shared_token``: the host's token is the game's, opening
+    whichever seat the handshake's ``user_id`` holds (the original's trust model, opt-in).
     """
 
     def __init__(
@@ -112,6 +84,10 @@ class GameSession:
         host_first: bool = True,
         created_at: Optional[float] = None,
         botch_damage: Optional[Callable[[], int]] = None,
+        bots=None,
+        events: Optional[GameEvents] = None,
+        close_delay: Optional[float] = None,
+        shared_token: bool = False,
     ):
         self.game_id = game_id
         self.rounds = rounds
@@ -123,6 +99,11 @@ class GameSession:
         self.host_first = host_first
         self.created_at = reactor.seconds() if created_at is None else created_at
         self._botch_damage = botch_damage
+        self._bots = bots
+        self.finished_by_bot: List[str] = []
+        self.events = events or GameEvents()
+        self.close_delay = settings.close_delay if close_delay is None else close_delay
+        self.shared_token = shared_token
         self.engine = Game(rounds, botch_damage)
         self.seats: List[Seat] = []
         self.spectators: Set[Any] = set()
@@ -149,12 +130,14 @@ class GameSession:
                 return seat
         return None
 
-    def seat_for_token(self, token: str) -> Optional[Seat]:
-        """The seat this token opens, compared in constant time, or None."""
+    def seat_for_token(self, token: str, user_id: Optional[str] = None) -> Optional[Seat]:
+        """The seat this token opens (``user_id``'s, for a shared token), compared in constant time, or None."""
         found = None
         for seat in self.seats:
             if secrets.compare_digest(seat.token.encode(), token.encode()):
                 found = seat
+        if found is not None and found.number == 1 and self.shared_token and user_id is not None:
+            return self.seat_for_user(user_id)
         return found
 
     def release_seat(self, seat: Seat, close_code: int) -> None:
@@ -199,6 +182,7 @@ class GameSession:
             previous.close(wire.REPLACED, wire.CLOSE_REASONS[wire.REPLACED])
         conn.send_message(views.welcome(self, seat))
         self._broadcast(views.player_joined(self))
+        (self.events.creator_joined if seat.number == 1 else self.events.all_players_joined)(self.game_id)
         log.info("player {seat} connected to game {game_id}", seat=seat.number, game_id=self.game_id)
         self.owner.session_changed(self)
 
@@ -220,17 +204,19 @@ class GameSession:
         if conn in self.spectators:
             self.spectators.discard(conn)
             self.owner.session_changed(self)
-            return
         for seat in self.seats:
             if seat.conn is conn:
                 seat.conn = None
                 if not self.closed and not self.engine.complete:
-                    grace = self.settings.reconnect_grace
+                    if seat.number == 2:
+                        self.events.player_disconnected(self.game_id, seat.user_id)
+                    grace = self.settings.reconnect_grace if self._bots is None else self._bots.reconnect_grace(self)
                     self._start_absence(seat, grace)
                     self._broadcast(wire.player_left(seat.user_id, grace))
                     log.info("player {seat} left game {game_id}", seat=seat.number, game_id=self.game_id)
                     self.owner.session_changed(self)
-                return
+        if self.engine.complete and not self.closed and not self.connections():
+            self.close(wire.NORMAL, wire.CLOSE_REASONS[wire.NORMAL])  # everyone has seen the result
 
     def _start_absence(self, seat: Seat, seconds: float) -> None:
         self._cancel_absence(seat)
@@ -245,6 +231,8 @@ class GameSession:
     def _absence_expired(self, seat: Seat) -> None:
         seat.absence_timer = None
         if self.closed or seat not in self.seats or seat.connected:
+            return
+        if self._bots is not None and self._bots.take_over(self, seat):
             return
         log.info("seat {seat} of game {game_id} lost", seat=seat.number, game_id=self.game_id)
         self.owner.seat_lost(self, seat)
@@ -281,6 +269,7 @@ class GameSession:
         if seat.ready:
             raise wire.BadMessage("already_ready", "fighters cannot be changed after start_battle")
         self.engine.select_fighter(seat.user_id, fighter_id)
+        self.events.fighter_selected(self.game_id, seat.user_id, fighter_id)
         other = self._other(seat)
         mine = wire.fighter_selected(seat.user_id, fighter_id)
         if other is not None and self.engine.fighters[other.number - 1] is not None:
@@ -300,6 +289,7 @@ class GameSession:
         if self.engine.fighters[seat.number - 1] is None:
             raise wire.BadMessage("fighter_not_selected", "select a fighter before start_battle")
         seat.ready = True
+        self.events.player_ready(self.game_id, seat.user_id)
         if len(self.seats) == 2 and all(s.ready for s in self.seats):
             self._broadcast_events(self.engine.start())
             self._scheduler.add(self)
@@ -330,6 +320,7 @@ class GameSession:
             self._complete()
 
     def _broadcast_events(self, events) -> None:
+        report_engine_events(self.events, self, events)
         audience = self.connections()
         if not audience:
             return
@@ -345,7 +336,7 @@ class GameSession:
             self._cancel_absence(seat)
         self.owner.session_completed(self)
         self._close_timer = self._reactor.callLater(
-            self.settings.close_delay, self.close, wire.NORMAL, wire.CLOSE_REASONS[wire.NORMAL]
+            self.close_delay, self.close, wire.NORMAL, wire.CLOSE_REASONS[wire.NORMAL]
         )
 
     def connections(self) -> List[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,9 @@ class GameSettings:
     unconnected after it was handed out; ``close_delay`` seconds between
     GAME_COMPLETE and closing the game's connections; ``ping_interval`` is the
     heartbeat (:mod:`rpsa.play.heartbeat`): a quiet connection is pinged after one,
-    and dropped if it stays silent through the next.
+    and dropped if it stays silent through the next.  ``bot_takeover``, when not
+    None, is the reconnection grace in a match in progress, after which a bot
+    finishes the match for the player who left (None: off).
     """
 
     tick: float = 1.0
@@ -25,6 +28,7 @@ class GameSettings:
     max_messages_per_second: int = 20
     close_delay: float = 3.0
     ping_interval: float = 15.0
+    bot_takeover: Optional[float] = None
 
     def to_json(self) -> dict:
         """The settings as a JSON-ready dict."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Callable, Dict, List, Optional, Protocol, Tuple
+from typing import Dict, List, Optional, Protocol, Tuple
 
 from twisted.logger import Logger
+
+from rpsa.play.hooks import ServerHooks
 
 log = Logger()
 
@@ -28,14 +30,15 @@ class Tickable(Protocol):
 class TickScheduler:
     """Ticks registered objects every ``interval`` seconds, each on its own phase.
 
-    ``reactor`` gives the time and holds the single timer; ``on_lag(seconds)``,
-    if given, is called with how late each tick ran.
+    ``reactor`` gives the time and holds the single timer; ``interval``: seconds
+    between an item's ticks; ``hooks``: a :class:`~rpsa.play.hooks.ServerHooks`
+    told how late each tick ran (``tick_lag``), or None.
     """
 
-    def __init__(self, reactor, interval: float, on_lag: Optional[Callable[[float], None]] = None):
+    def __init__(self, reactor, interval: float, hooks: Optional[ServerHooks] = None):
         self._reactor = reactor
         self.interval = interval
-        self._on_lag = on_lag
+        self._on_lag = hooks.tick_lag if hooks is not None else None
         self._heap: List[Tuple[float, int, Tickable]] = []
         self._due: Dict[Tickable, float] = {}
         self._seq = itertools.count()

@@ -52,6 +52,7 @@ def snapshot(session, viewer) -> Dict[str, Any]:
             "health": health[index] if (fighter is not None and visible) else None,
             "round_wins": engine.round_wins[index],
         })
+        _flag_bot(seat, players[-1])
     round_state = engine.round_state
     return {
         "game_id": session.game_id,
@@ -71,10 +72,17 @@ def summary(session) -> Dict[str, Any]:
         "state": session.state,
         "rounds": session.rounds,
         "players": [
-            {"user_id": s.user_id, "username": s.username, "connected": s.connected}
+            _flag_bot(s, {"user_id": s.user_id, "username": s.username, "connected": s.connected})
             for s in session.seats
         ],
         "spectators": len(session.spectators),
         "joinable": session.joinable,
         "created_at": session.created_at,
     }
+
+
+def _flag_bot(seat, entry: Dict[str, Any]) -> Dict[str, Any]:
+    """``entry`` with ``"bot": true`` while a bot (:mod:`rpsa.bots`) holds the seat; no key otherwise."""
+    if getattr(seat.conn, "is_bot", False):
+        entry["bot"] = True
+    return entry

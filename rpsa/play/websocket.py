@@ -65,10 +65,10 @@ class GameConnection(FastPathProtocol):
             raise ConnectionDeny(404, "unknown game")
         token = _first(request.params.get("token")) or _first(request.params.get("game_token"))
         if token:
-            seat = session.seat_for_token(token)
+            user_id = _first(request.params.get("user_id"))
+            seat = session.seat_for_token(token, user_id)
             if seat is None:
                 raise ConnectionDeny(403, "invalid token for this game")
-            user_id = _first(request.params.get("user_id"))
             if user_id is not None and user_id != seat.user_id:
                 raise ConnectionDeny(403, "the token does not belong to this user")
             self.seat = seat
@@ -171,7 +171,8 @@ class GameConnectionFactory(WebSocketServerFactory):
         self.session = session
         self.hooks = hooks or ServerHooks()
         settings = session.settings
-        self.heartbeat = heartbeat or Heartbeat(reactor, settings.ping_interval)
+        # Not "heartbeat or ...": an empty Heartbeat is falsy (it has a length), and the shared one must be used.
+        self.heartbeat = heartbeat if heartbeat is not None else Heartbeat(reactor, settings.ping_interval)
         self.setProtocolOptions(
             maxMessagePayloadSize=settings.max_message_bytes,
             maxFramePayloadSize=settings.max_message_bytes,

@@ -53,6 +53,7 @@ SYNC = "sync"
 ERROR = "error"
 PLAYER_LEFT = "player_left"
 WELCOME = "welcome"
+BOT_TAKEOVER = "bot_takeover"
 
 _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -103,6 +104,11 @@ def error(code, message: str) -> Dict[str, Any]:
 def player_left(user_id: str, grace: float) -> Dict[str, Any]:
     """``player_left``: a player's connection dropped; the seat is held for ``grace`` seconds."""
     return {"type": PLAYER_LEFT, "userId": user_id, "reconnectGrace": grace}
+
+
+def bot_takeover(user_id: str) -> Dict[str, Any]:
+    """``bot_takeover``: the player's grace ran out mid-match; a bot plays the seat (until they come back)."""
+    return {"type": BOT_TAKEOVER, "userId": user_id}
 
 
 class BadMessage(ValueError):

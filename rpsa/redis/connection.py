@@ -60,6 +60,8 @@ def _protocol_class():
     import txredisapi
 
     class _Protocol(txredisapi.RedisProtocol):
+        """txredisapi's protocol on the injected ``reactor``; ``on_lost(protocol)`` hears it close."""
+
         lost_reason: Optional[Failure] = None
 
         def __init__(self, reactor, on_lost):
@@ -81,6 +83,8 @@ def _protocol_class():
 
 
 class _Factory(protocol.Factory):
+    """Builds the connection's protocols on ``reactor``; each tells ``on_lost`` when it closes."""
+
     noisy = False  # each reconnection would log "Starting factory"
 
     def __init__(self, reactor, on_lost):

@@ -26,7 +26,9 @@ class RoundState(IntEnum):
 class Round:
     """The state machine of one round between two fighters.
 
-    Player ids are only used for the ROUND_FINISHED data; seats are 0 and 1.
+    ``fighters``: the two seats' fighters (seats are 0 and 1); ``player_ids``:
+    only used for the ROUND_FINISHED data; ``draw_botch``: returns the damage
+    of a botch (the engine's injected randomness).
     """
 
     __slots__ = (

@@ -372,3 +372,94 @@ class RedactionTests(SynchronousTestCase):
         self.assertEqual(self.redactor.scrub(once), once)
         plain = "player 1 connected to game g1 (tokens: 2)"
         self.assertEqual(self.redactor.scrub(plain), plain)
+
+
+class _Shown:
+    """An object whose text is a token (shown by a plain-looking format)."""
+
+    def __format__(self, spec):
+        return f"game_token={SECRET}"
+
+    def __str__(self):
+        return f"game_token={SECRET}"
+
+
+class CheapFormattingTests(SynchronousTestCase):
+    """The text observer's shortcuts write exactly what Twisted's formatter writes."""
+
+    EVENTS = [
+        {"log_format": "game {game_id} created (best of {rounds})", "game_id": "g1", "rounds": 3},
+        {"log_format": "{log_io}", "log_io": '"127.0.0.1" - - [01/Dec/2026:01:20:51 +0000] "POST /x HTTP/1.1" 200 9'},
+        {"log_format": "ratio {r:.2f}, flag {f}, none {n}", "r": 1.23456, "f": True, "n": None},
+        {"log_format": "two\nlines {a}", "a": "x\ny"},
+        {"log_format": "missing {nothing}"},
+        {"log_format": ""},
+        {"log_format": "{a!r} {b.real} {c[0]} {d()}", "a": "q", "b": 2, "c": [1], "d": lambda: "called"},
+        {"log_format": "an object {o}", "o": _Shown()},
+        {"log_format": "system {a}", "a": 1, "log_system": "HTTPChannel,3,127.0.0.1"},
+        {"log_format": "no level {a}", "a": 1, "log_level": None},
+        {"log_format": b"bytes {a}", "a": 1},
+        {"log_format": "braces {{literal}} {a:>{w}}", "a": 1, "w": 5},
+    ]
+
+    def complete(self, event):
+        """The event as a Logger would emit it (time, level, namespace)."""
+        full = {"log_time": 1764547200.75, "log_level": LogLevel.info, "log_namespace": "rpsa.test"}
+        full.update(event)
+        return full
+
+    def test_same_text_as_twisted(self):
+        """classic_text() equals formatEventAsClassicLogText() for plain and other events alike."""
+        from twisted.logger import formatEventAsClassicLogText
+
+        for event in map(self.complete, self.EVENTS):
+            clean = logs.redact_event(event, Redactor())
+            self.assertEqual(logs.classic_text(clean, logs.SecondsFormatter()), formatEventAsClassicLogText(clean),
+                             event["log_format"])
+
+    def test_failure_keeps_traceback(self):
+        """An event with a failure is formatted by Twisted (its traceback included)."""
+        from twisted.logger import formatEventAsClassicLogText
+        from twisted.python.failure import Failure
+
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            failure = Failure()
+        event = self.complete({"log_format": "it failed {a}", "a": 1, "log_failure": failure})
+        self.assertEqual(logs.classic_text(event, logs.SecondsFormatter()), formatEventAsClassicLogText(event))
+        self.assertIn("ZeroDivisionError", logs.classic_text(event, logs.SecondsFormatter()))
+
+    def test_plain_fields(self):
+        """Only formats that name fields (with a plain spec) are plain; the others need flattening."""
+        self.assertEqual(logs._plain_fields("game {game_id} of {n:>3}"), ("game_id", "n"))
+        self.assertEqual(logs._plain_fields("no fields {{at all}}"), ())
+        for not_plain in ("{a.b}", "{a[0]}", "{a!r}", "{a()}", "{a:{w}}", "{0}", "{", "}{"):
+            self.assertIsNone(logs._plain_fields(not_plain), not_plain)
+
+    def test_object_fields_still_redacted(self):
+        """A plain-looking format showing an object is flattened, so its text is scrubbed as before."""
+        out = io.StringIO()
+        log = Logger(namespace="t", observer=logs.text_file_observer(out, Redactor()))
+        log.info("an object {o}", o=_Shown())
+        log.info("a string {s}", s=f"/?token={SECRET}")
+        self.assertNotIn(SECRET, out.getvalue())
+        self.assertEqual(out.getvalue().count(REDACTED), 2)
+        events = []
+        RedactingObserver(events.append, Redactor())({"log_format": "an object {o}", "o": _Shown()})
+        self.assertNotIn(SECRET, formatEvent(events[0]))
+
+    def test_seconds_formatter(self):
+        """The same text as formatTime for every time; formatted once per whole second."""
+        from twisted.logger import formatTime
+
+        calls = []
+
+        def counting(when):
+            calls.append(when)
+            return formatTime(when)
+
+        seconds = logs.SecondsFormatter(counting)
+        for when in (1764547200.0, 1764547200.5, 1764547200.999, 1764547201.0, 1764547201.2, 0.5, None):
+            self.assertEqual(seconds(when), formatTime(when))
+        self.assertEqual(calls, [1764547200, 1764547201, 0, None])

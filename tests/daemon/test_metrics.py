@@ -142,6 +142,17 @@ class RegistryTests(SynchronousTestCase):
             },
         )
 
+    def test_sources(self):
+        """Each source's metric families are added to every scrape (the Redis connection's)."""
+        from prometheus_client.metrics_core import GaugeMetricFamily
+
+        class Source:
+            def metric_families(self):
+                yield GaugeMetricFamily("rpsa_redis_connected", "1 while up.", value=1)
+
+        metrics = Metrics(Counters(), sources=[Source()])
+        self.assertEqual(samples(scrape(metrics)["rpsa_redis_connected"]), {frozenset(): 1.0})
+
     def test_is_server_hooks(self):
         """Counters is a ServerHooks and a MatchHooks, so the lobby, connections and match API take it as hooks."""
         self.assertIsInstance(Counters(), ServerHooks)
@@ -321,7 +332,7 @@ class TickLagTests(SynchronousTestCase):
         self.assertEqual(samples(family, "_sum"), {frozenset(): 0.0})
 
     def test_fed_by_scheduler(self):
-        """TickScheduler(on_lag=counters.tick_lag) records one observation per tick."""
+        """TickScheduler(hooks=counters) records one observation per tick."""
 
         class Item:
             def tick(self):
@@ -329,7 +340,7 @@ class TickLagTests(SynchronousTestCase):
 
         clock = Clock()
         counters, metrics = make_metrics()
-        scheduler = TickScheduler(clock, 1.0, on_lag=counters.tick_lag)
+        scheduler = TickScheduler(clock, 1.0, hooks=counters)
         scheduler.add(Item())
         for _ in range(3):
             clock.advance(1.0)
@@ -395,6 +406,7 @@ class RouteLabelTests(SynchronousTestCase):
     CASES = [
         (b"/healthz", "/healthz"),
         (b"/metrics", "/metrics"),
+        (b"/api/access", "/api/access"),
         (b"/api/characters", "/api/characters"),
         (b"/api/games", "/api/games"),
         (b"/api/games/abc", "/api/games/{game_id}"),
@@ -411,6 +423,8 @@ class RouteLabelTests(SynchronousTestCase):
         (b"/active_games", "/active_games"),
         (b"/", "/"),
         (b"/?game_token=T&user_id=U", "/"),
+        (b"/console", "/console"),
+        (b"/static/app.js", "/static/{name}"),
         (b"/api/games/abc/ws?token=T", "/api/games/{game_id}/ws"),
         (b"/api/games/", "other"),
         (b"/api/games/abc/players/u1/more", "other"),

@@ -6,7 +6,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.daemon.drain import Drainer
 from rpsa.daemon.service import GameServerService, SignalHandlers, SystemdStatus
-from rpsa.play import wire
+from rpsa.play import fastpath, wire
 from tests.daemon.test_drain import DrainTestCase, FakeWarmPool
 
 
@@ -63,17 +63,31 @@ class FakeLogFile:
 class ServiceTestCase(DrainTestCase):
     """A started GameServerService (with its SystemdStatus) over the drain fixtures."""
 
-    def make_service(self, timeout=600, signals=None, log_file=None):
+    def make_service(self, timeout=600, signals=None, log_file=None, **flags):
         self.systemd = FakeSystemd()
         drainer = Drainer(self.clock, self.state, self.lobby, self.launcher, timeout=timeout)
         self.warm_pool = FakeWarmPool()
         service = GameServerService(self.lobby, self.scheduler, self.launcher, drainer, self.clock, self.systemd,
-                                    warm_pool=self.warm_pool, signals=signals, log_file=log_file)
+                                    warm_pool=self.warm_pool, signals=signals, log_file=log_file, **flags)
         self.launcher.setServiceParent(service)
         self.warm_pool.setServiceParent(service)
         SystemdStatus(self.systemd, self.lobby, drainer, self.clock).setServiceParent(service)
         service.startService()
         return service
+
+
+class ServiceStartTests(ServiceTestCase):
+    """What GameServerService.startService does to the process, when asked."""
+
+    def test_fast_paths_when_asked(self):
+        """tune_gc and lean_poll run at start (the latter on the service's reactor), and only when asked."""
+        calls = []
+        self.patch(fastpath, "tune_gc", lambda: calls.append("tune_gc"))
+        self.patch(fastpath, "lean_poll", lambda reactor: calls.append(("lean_poll", reactor)))
+        self.make_service()
+        self.assertEqual(calls, [])
+        self.make_service(tune_gc=True, lean_poll=True)
+        self.assertEqual(calls, ["tune_gc", ("lean_poll", self.clock)])
 
 
 class ServiceStopTests(ServiceTestCase):

@@ -311,3 +311,42 @@ class MakeServiceTests(SynchronousTestCase):
         stub = StubTreq(site.resource)
         response = self.successResultOf(stub.get("http://localhost/healthz"))
         self.assertEqual(self.successResultOf(stub.json_content(response)), {"status": "ok"})
+
+    def test_redis_connection_is_a_child_and_starts_connecting(self):
+        """--redis: the connection service is in the tree, connecting at start (here, to its Unix socket)."""
+        reactor, top = self.start("--redis", "unix:///tmp/rpsa-test-redis.sock", "--event-stream", "s",
+                                  "--product-id", "exrps")
+        [connection] = [child for child in top if type(child).__name__ == "RedisConnection"]
+        self.assertEqual([c[0] for c in reactor.unixClients], ["/tmp/rpsa-test-redis.sock"])
+        self.assertEqual(connection.state, "connecting")
+        self.assertEqual(len(list(connection)), 1)  # the event stream's writer
+
+    def test_cors_wraps_the_root(self):
+        """--cors-origin: preflights from that origin are answered (without the key)."""
+        top = tap.makeService(parse("--cors-origin", "https://portal.example"), reactor=MemoryReactorClock())
+        [listener] = [child for child in top if isinstance(child, StreamServerEndpointService)]
+        stub = StubTreq(listener.factory.resource)
+        response = self.successResultOf(stub.request("OPTIONS", "http://rpsa/create_game", headers={
+            "Origin": "https://portal.example", "Access-Control-Request-Method": "POST"}))
+        self.assertEqual(response.code, 204)
+        self.assertEqual(response.headers.getRawHeaders("Access-Control-Allow-Origin"), ["https://portal.example"])
+
+
+class CompatOptionTests(OptionsTestCase):
+    """--compat-shared-token, --compat-linger and --cors-origin."""
+
+    def test_defaults(self):
+        options = parse()
+        self.assertEqual((options["compat-shared-token"], options["compat-linger"], options["cors-origin"]),
+                         (False, 600.0, []))
+
+    def test_given(self):
+        options = parse("--compat-shared-token", "--compat-linger", "30", "--cors-origin", "HTTPS://Portal.Example/",
+                        "--cors-origin", "*")
+        self.assertEqual((options["compat-shared-token"], options["compat-linger"], options["cors-origin"]),
+                         (True, 30.0, ["https://portal.example", "*"]))
+
+    def test_bad(self):
+        self.assertUsageError(["--compat-linger", "-1"], "--compat-linger")
+        self.assertUsageError(["--cors-origin", "portal.example"], "--cors-origin", "expected an origin")
+

@@ -1,6 +1,6 @@
 """Integration: the real ``twistd -n rpsa`` plays a whole match with real WebSocket clients."""
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
 
 from tests.support.process import DaemonTestCase
 from tests.support.wsclient import connect, of_type, start_match
@@ -14,7 +14,7 @@ class LobbyMatchTests(DaemonTestCase):
     daemon_args = ("--tick", "0.02", "--reconnect-grace", "5")
 
     @defer.inlineCallbacks
-    def _play(self, host_url, guest_url, spectate_url):
+    def _play(self, host_url, guest_url, spectate_url, closed_by_server=True):
         host = yield connect(reactor, host_url)
         yield host.wait_for(of_type("player_joined"))
         guest = yield connect(reactor, guest_url)
@@ -27,7 +27,9 @@ class LobbyMatchTests(DaemonTestCase):
         spectator.send_json({"type": "select_weapon", "index": 1})
         complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
         yield spectator.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
-        codes = yield defer.gatherResults([host.closed, guest.closed, spectator.closed])
+        codes = None
+        if closed_by_server:
+            codes = yield defer.gatherResults([host.closed, guest.closed, spectator.closed])
         return host, guest, spectator, complete, codes
 
     @defer.inlineCallbacks
@@ -62,12 +64,22 @@ class LobbyMatchTests(DaemonTestCase):
             "POST", "/join_game", {"gameId": "g-compat", "userId": "u2", "username": "Two"})
         self.assertEqual(status, 200)
         base = self.daemon.ws_base
-        host, guest, spectator, complete, codes = yield self._play(
+        host, guest, spectator, complete, _ = yield self._play(
             f"{base}/?game_token={host_token['gameToken']}&user_id=u1",
             f"{base}/?game_token={guest_token['gameToken']}&user_id=u2",
             f"{base}/api/games/g-compat/ws",
+            closed_by_server=False,
         )
         self.assertEqual(complete["eventData"]["data"]["winnerId"], "u1")
         status, active = yield self.daemon.request("GET", "/active_games")
         self.assertEqual((status, active), (200, []))
+        # The original client takes any close for the host vanishing: past the native routes'
+        # 3 s, the sockets of a finished game of the original's routes are still open...
+        yield task.deferLater(reactor, 3.5, lambda: None)
+        self.assertEqual([c.close_code for c in (host, guest, spectator)], [None, None, None])
+        # ... until the clients close them.
+        for client in (host, guest, spectator):
+            client.sendClose(1000)
+        codes = yield defer.gatherResults([host.closed, guest.closed, spectator.closed])
+        self.assertEqual(codes, [1000, 1000, 1000])
 

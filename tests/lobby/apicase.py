@@ -14,6 +14,9 @@ from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+import random
+
+from rpsa.bots.roster import Bots
 from rpsa.daemon.drain import DrainState
 from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
@@ -22,6 +25,7 @@ from rpsa.lobby.games import Lobby
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder
+from rpsa.webclient.pages import WebClient
 
 BASE = "http://games.test:8080"
 KEY = "s3cret-key"
@@ -76,6 +80,11 @@ class APITestCase(SynchronousTestCase):
     public_url = None
     max_games = 10
     metrics = None
+    bots = False  # a seeded Bots for the lobby
+    public_lobby = None  # a callable(clock) -> PublicLobby (--public-lobby)
+    webclient = False  # serve the pages (the daemon always does)
+    compat_options = {}  # CompatAPI's keyword arguments (shared_token, linger)
+    dependencies = ()  # RootAPI's (name, healthy) dependencies
 
     def setUp(self):
         self.build(self.public_url)
@@ -88,10 +97,14 @@ class APITestCase(SynchronousTestCase):
         self.lobby = Lobby(
             reactor=self.clock, settings=GameSettings(),
             scheduler=TickScheduler(self.clock, 1.0), max_games=self.max_games, draining=self.draining,
+            bots=Bots(self.clock, random.Random(0)) if self.bots else None,
         )
         access = AccessPolicy(self.api_key)
+        public = type(self).public_lobby(self.clock) if self.public_lobby else None
         root = RootAPI(access, self.draining, self.metrics,
-                       LobbyAPI(self.lobby, access, URLBuilder(public_url)), CompatAPI(self.lobby, access))
+                       LobbyAPI(self.lobby, access, URLBuilder(public_url), public=public),
+                       CompatAPI(self.lobby, access, **self.compat_options),
+                       webclient=WebClient() if self.webclient else None, dependencies=self.dependencies)
         self.stub = StubTreq(root.resource())
 
     def call(self, method, path, body=None, raw=None, content_type="application/json",

@@ -469,3 +469,38 @@ class OpenAccessTests(APITestCase):
         self.assertEqual(self.call("POST", "/api/games", {"user_id": "u", "username": "U"}, auth=None).code, 201)
         self.assertEqual(self.call("GET", "/api/games", auth="Bearer anything").code, 200)
         self.assertEqual(self.call("GET", "/active_games", auth=None).code, 200)
+
+
+class BotOpponentTests(APITestCase):
+    """``"opponent": "bot"`` (with an optional ``level``) on create: the computer takes seat 2."""
+
+    bots = True
+
+    def test_bot_game(self):
+        """The answer is the host's seat; the game lists the bot, connected, and is not joinable."""
+        created = self.create("g", opponent="bot")
+        self.assertEqual(set(created), {"game_id", "player_token", "ws_url", "spectate_url"})
+        game = self.call("GET", "/api/games/g").json
+        self.assertEqual(game["state"], "character_selection")
+        self.assertEqual(game["players"][1],
+                         {"user_id": "bot-strategy", "username": "Computer (cunning)", "connected": True, "bot": True})
+        self.assertFalse(game["joinable"])
+        self.assertError(self.join("g"), 409, "game_full")
+
+    def test_levels(self):
+        """``level`` picks the bot; an unknown level, a level without a bot, or another opponent is 400."""
+        self.create("g", opponent="bot", level="random")
+        self.assertEqual(self.call("GET", "/api/games/g").json["players"][1]["user_id"], "bot-random")
+        for body in ({"opponent": "bot", "level": "godlike"}, {"opponent": "bot", "level": 3},
+                     {"level": "random"}, {"opponent": "human"}):
+            answer = self.call("POST", "/api/games", {"user_id": "u", "username": "U", **body})
+            self.assertError(answer, 400, "bad_field")
+        self.assertEqual(list(self.lobby.games), ["g"])
+
+
+class NoBotsTests(APITestCase):
+    """A lobby without bots answers a bot game with 404 bots_off."""
+
+    def test_no_bots(self):
+        self.assertError(self.call("POST", "/api/games", {"user_id": "u", "username": "U", "opponent": "bot"}),
+                         404, "bots_off")

@@ -102,14 +102,24 @@ class CompatTests(APITestCase):
         self.assertEqual((answer.code, answer.raw), (200, b"null"))
 
     def test_remove_player(self):
-        """/remove_player frees player 2's seat (200 null): the host hears 4003."""
+        """/remove_player frees player 2's seat, answered the original's way: the host hears 4003."""
         self.create_compat()
         host = self.connect("g1", "host")
         self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
         answer = self.compat("/remove_player", gameId="g1", userId="guest")
-        self.assertEqual((answer.code, answer.raw), (200, b"null"))
+        self.assertEqual((answer.code, answer.json), (200, {"playerRemoved": True, "connectionRemoved": False}))
         self.assertEqual([m["code"] for m in host.messages if m["type"] == "error"], [wire.OPPONENT_DISCONNECTED])
         self.assertTrue(self.lobby.get("g1").joinable)
+
+    def test_remove_connected_player(self):
+        """Removing a connected player 2 says its connection was removed (closed 4101)."""
+        self.create_compat()
+        self.connect("g1", "host")
+        self.compat("/join_game", gameId="g1", userId="guest", username="Guest")
+        guest = self.connect("g1", "guest")
+        answer = self.compat("/remove_player", gameId="g1", userId="guest")
+        self.assertEqual(answer.json, {"playerRemoved": True, "connectionRemoved": True})
+        self.assertEqual(guest.closes, [wire.PLAYER_REMOVED])
 
     def test_remove_player_errors(self):
         """Removing the host or from a missing game is 400; an unknown player is 404."""
@@ -157,3 +167,52 @@ class CompatWebSocketTests(APITestCase):
         """The token with its own user reaches the WebSocket resource (not refused)."""
         for token, user_id in ((self.host_token, "host"), (self.guest_token, "guest")):
             self.assertNotIn(self.upgrade(token, user_id).code, (401, 403, 404))
+
+
+class SharedTokenTests(APITestCase):
+    """``--compat-shared-token``: one token per game on the original's routes, the user_id choosing the seat."""
+
+    compat_options = {"shared_token": True}
+
+    def upgrade(self, token, user_id):
+        return self.call("GET", f"/?game_token={quote(token)}&user_id={quote(user_id)}", content_type=None)
+
+    def test_both_seats_with_the_creators_token(self):
+        """/join_game answers the creator's token; with it, both seated users are admitted, a stranger is not."""
+        token = self.call("POST", "/create_game", {"gameId": "g1", "userId": "host", "username": "H"}).json["gameToken"]
+        joined = self.call("POST", "/join_game", {"gameId": "g1", "userId": "guest", "username": "G"})
+        self.assertEqual(joined.json, {"gameToken": token})
+        for user_id in ("host", "guest"):
+            self.assertNotIn(self.upgrade(token, user_id).code, (401, 403, 404))
+        refused = self.upgrade(token, "mallory")
+        self.assertCompatError(refused, 403)
+        self.assertEqual(refused.json["message"], "this user_id has no seat in the game")
+        self.assertCompatError(self.upgrade(token, ""), 403)
+
+    def test_native_games_keep_per_seat_tokens(self):
+        """A game created on /api/games keeps per-seat tokens, even when joined on /join_game."""
+        host_token = self.create("g2")["player_token"]
+        joined = self.call("POST", "/join_game", {"gameId": "g2", "userId": "guest", "username": "G"})
+        self.assertNotEqual(joined.json["gameToken"], host_token)
+        self.assertCompatError(self.upgrade(host_token, "guest"), 403)
+        self.assertNotIn(self.upgrade(joined.json["gameToken"], "guest").code, (401, 403, 404))
+
+    def test_off_by_default(self):
+        """Without the option /join_game answers the joiner's own token."""
+        self.compat_options = {}
+        self.build(None)
+        token = self.call("POST", "/create_game", {"gameId": "g1", "userId": "host", "username": "H"}).json["gameToken"]
+        joined = self.call("POST", "/join_game", {"gameId": "g1", "userId": "guest", "username": "G"}).json
+        self.assertNotEqual(joined["gameToken"], token)
+        self.assertCompatError(self.upgrade(token, "guest"), 403)
+
+
+class LingerOptionTests(APITestCase):
+    """``--compat-linger``: games created on the original's routes linger; native ones do not."""
+
+    compat_options = {"linger": 42.0}
+
+    def test_linger(self):
+        self.call("POST", "/create_game", {"gameId": "g1", "userId": "host", "username": "H"})
+        self.create("g2")
+        self.assertEqual((self.lobby.get("g1").close_delay, self.lobby.get("g2").close_delay), (42.0, 3.0))

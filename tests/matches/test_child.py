@@ -6,6 +6,8 @@ same code as a real ``python -m rpsa.matches.child`` process.
 
 from __future__ import annotations
 
+import json
+
 from twisted.internet.error import CannotListenError, ConnectionDone
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
@@ -14,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.matches.child import FLUSH_WAIT, ControlProtocol
 from rpsa.matches.stdio import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, MAX_LINE, encode_line, parse_report
 from rpsa.play.settings import GameSettings
+from tests.play.fakes import FakeConnection
 
 PLAYERS = [
     {"user_id": "u1", "username": "alice", "token": "token-a"},
@@ -36,10 +39,12 @@ class ChildReactor(MemoryReactorClock):
         return super().listenTCP(port, factory, backlog, interface)
 
 
-def config(low=9000, high=9001, **settings):
-    """A config line for ports ``low``-``high`` and the given game settings."""
+def config(low=9000, high=9001, events=None, **settings):
+    """A config line for ports ``low``-``high`` and the given game settings (``events``: ask for Event lines)."""
     body = GameSettings(**settings).to_json()
     body.update(ports=[low, high], interface="127.0.0.1")
+    if events is not None:
+        body["events"] = events
     return encode_line(body)
 
 
@@ -154,3 +159,51 @@ class EndTests(ChildTestCase):
         control.makeConnection(transport)
         control.connectionLost(Failure(ConnectionDone()))
         self.assertEqual((control.exit_status, transport.value(), transport.disconnecting), (EXIT_OK, b"", True))
+
+
+class BotTakeoverTests(ChildTestCase):
+    """--bot-takeover in a match child: a bot finishes the match, and the result says so."""
+
+    def test_result_records_the_bot(self):
+        """u2 drops mid-match and stays away: a bot plays on; the result lists u2 in finished_by_bot."""
+        self.control.dataReceived(config(tick=1.0, bot_takeover=2.0) + encode_line(MATCH))
+        session = self.control.runner.session
+        conns = [FakeConnection("u1"), FakeConnection("u2")]
+        for seat, conn, fighter in zip(session.seats, conns, ("aru", "mai")):
+            session.connect_player(seat, conn)
+            session.received(conn, json.dumps({"type": "select_fighter", "characterId": fighter}).encode(), False)
+            session.received(conn, json.dumps({"type": "start_battle"}).encode(), False)
+        self.reactor.advance(1)
+        session.disconnected(conns[1])
+        self.reactor.advance(2)
+        self.assertTrue(session.seats[1].conn.is_bot)
+        for _ in range(600):
+            self.reactor.advance(0.5)
+            if [r for r in self.reports() if r[0] == "result"]:
+                break
+        [(kind, result)] = [r for r in self.reports() if r[0] == "result"]
+        self.assertEqual(result["finished_by_bot"], ["u2"])
+        self.assertEqual(set(result["round_wins"]), {"u1", "u2"})
+
+
+class EventTests(ChildTestCase):
+    """``"events": true``: the match's lifecycle events as ``Event:`` lines."""
+
+    def events(self):
+        return [(p["name"], *p["args"]) for kind, p in self.reports() if kind == "event"]
+
+    def test_events_reported_when_asked(self):
+        """A connecting player is creator_joined; an abandoned match's game is removed once."""
+        self.control.dataReceived(config(join_timeout=30.0, events=True) + encode_line(MATCH))
+        session = self.control.runner.session
+        session.connect_player(session.seats[0], FakeConnection("u1"))
+        self.reactor.advance(30)  # player 2 never came: abandoned
+        self.assertEqual(self.events(), [("creator_joined", "m1"), ("game_removed", "m1")])
+
+    def test_no_events_unless_asked(self):
+        self.control.dataReceived(config(join_timeout=30.0) + encode_line(MATCH))
+        session = self.control.runner.session
+        session.connect_player(session.seats[0], FakeConnection("u1"))
+        self.reactor.advance(30)
+        self.assertEqual(self.events(), [])
+

@@ -10,7 +10,10 @@ import os
 import weakref
 
 
+from rpsa.matches.launcher import MatchLauncher
 from rpsa.matches.process import MAX_STDERR_LINES, MatchChildren, MatchProcess
+from rpsa.matches.warmpool import WarmPool
+from tests.play.fakes import recording_events
 from rpsa.matches.stdio import MAX_LINE, MAX_MESSAGE
 from tests.matches.fakes import CONFIG, TOKEN_A, TOKEN_B, LauncherTestCase, match_request
 
@@ -158,3 +161,36 @@ class MatchChildrenTests(LauncherTestCase):
         self.clock.advance(5)
         self.assertIsNone(self.successResultOf(d))
         self.assert_no_timers()
+
+
+class EventLineTests(LauncherTestCase):
+    """A child's ``Event:`` lines reach the daemon's GameEvents, checked."""
+
+    def setUp(self):
+        super().setUp()
+        self.events, self.calls = recording_events()
+        children = MatchChildren(self.clock, CONFIG, python="/usr/bin/python3", events=self.events)
+        self.launcher = MatchLauncher(children, WarmPool(children, size=0))
+
+    def test_config_asks_for_events(self):
+        _, process = self.launch()
+        self.assertEqual(process.stdin_lines()[0], dict(CONFIG, events=True))
+
+    def test_events_after_the_port_are_replayed(self):
+        log = self.log_events()
+        record, process = self.launch_ready()
+        process.out(b'Event: {"name":"creator_joined","args":["m1"]}\n'
+                    b'Event: {"name":"weapons_selected","args":["m1","u1",2,"u2",null]}\n'
+                    b'Event: {"name":"game_removed","args":[]}\n'
+                    b'Event: {"name":"rm -rf","args":["m1"]}\n')
+        process.out(b'Result: {"reason": "stopped"}\nEvent: {"name":"game_removed","args":["m1"]}\n')
+        self.assertEqual(self.calls, [("creator_joined", "m1"), ("weapons_selected", "m1", "u1", 2, "u2", None),
+                                      ("game_removed", "m1")])
+        bad = [e for e in log if "bad event line" in e.get("log_format", "")]
+        self.assertEqual(len(bad), 2)
+
+    def test_no_events_without_a_receiver(self):
+        self.launcher = self.make_launcher()
+        _, process = self.launch()
+        self.assertNotIn("events", process.stdin_lines()[0])
+

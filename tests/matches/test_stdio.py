@@ -7,8 +7,8 @@ import json
 from twisted.trial.unittest import SynchronousTestCase
 
 from rpsa.matches.stdio import (
-    EXIT_BAD_INPUT, MAX_LINE, ChildError, LineBuffer, decode_config, decode_match, encode_line, error_report,
-    json_report, parse_report, report_line,
+    EXIT_BAD_INPUT, MAX_LINE, ChildError, LineBuffer, decode_config, decode_event, decode_match, encode_line,
+    error_report, event_report, json_report, parse_report, report_line,
 )
 
 PLAYERS = [
@@ -125,3 +125,30 @@ class FramingTests(SynchronousTestCase):
         self.assertEqual(buffer.feed(b"a" * MAX_LINE + b"\n"), [b"a" * MAX_LINE])
         self.assertEqual(buffer.feed(b"b" * (MAX_LINE + 1) + b"\nok\n"), [None, b"ok"])
         self.assertEqual(json.loads(buffer.feed(b"{}\n")[0]), {})
+
+
+class EventLineTests(SynchronousTestCase):
+    """``Event:`` lines: a match's lifecycle events, child to daemon."""
+
+    def test_round_trip(self):
+        """An event line parses back to its name and arguments."""
+        line = event_report("weapons_selected", ["m1", "u1", 0, "u2", None])
+        self.assertEqual(line, b'Event: {"name":"weapons_selected","args":["m1","u1",0,"u2",null]}\n')
+        kind, payload = parse_report(line)
+        self.assertEqual(kind, "event")
+        self.assertEqual(decode_event(payload), ("weapons_selected", ["m1", "u1", 0, "u2", None]))
+        self.assertEqual(parse_report(b"Event: [1]")[0], "malformed")
+
+    def test_bad_events(self):
+        """Unknown names, wrong arity and wrongly typed arguments are refused."""
+        for payload in [{"name": "nope", "args": ["g"]}, {"name": "creator_joined", "args": []},
+                        {"name": "creator_joined", "args": ["g", "x"]}, {"name": "creator_joined", "args": [""]},
+                        {"name": "creator_joined", "args": [7]}, {"name": "creator_joined", "args": "g"},
+                        {"name": "creator_joined"}, {"args": ["g"]},
+                        {"name": "weapons_selected", "args": ["g", "u1", 3, "u2", 0]},
+                        {"name": "weapons_selected", "args": ["g", "u1", "0", "u2", 0]},
+                        {"name": "weapons_selected", "args": ["g", "u1", True, "u2", 0]},
+                        {"name": "game_removed", "args": ["x" * 501]}]:
+            with self.subTest(payload=payload):
+                self.assertRaises(ValueError, decode_event, payload)
+

@@ -8,7 +8,8 @@
   text), and decodes C{send_message} dicts from their wire encoding, so a test
   sees exactly the JSON a client would.
 - L{make_lobby} builds a lobby and tick scheduler on a given clock;
-  L{RecordingHooks} records what connections report to the server's hooks.
+  L{RecordingHooks} records what connections report to the server's hooks, and
+  L{recording_events} the games' lifecycle events.
 
 The WebSocket client the tests connect with is L{tests.support.wsclient.RecordingClient}.
 """
@@ -18,18 +19,24 @@ import json
 from autobahn.websocket.protocol import PreparedMessage
 
 from rpsa.play import wire
-from rpsa.play.hooks import ServerHooks
+from rpsa.play.hooks import RelayedEvents, ServerHooks
 from rpsa.lobby.games import Lobby
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from tests.support.wsclient import of_type
 
 
-def make_lobby(clock, hooks=None, **settings):
+def make_lobby(clock, hooks=None, events=None, **settings):
     """A lobby, its settings and its tick scheduler, all on ``clock``."""
     game_settings = GameSettings(**settings)
     scheduler = TickScheduler(clock, game_settings.tick)
-    return Lobby(clock, game_settings, scheduler, hooks=hooks), game_settings, scheduler
+    return Lobby(clock, game_settings, scheduler, hooks=hooks, events=events), game_settings, scheduler
+
+
+def recording_events():
+    """``(events, calls)``: GameEvents that record each call in ``calls`` as ``(name, *arguments)``."""
+    calls = []
+    return RelayedEvents(lambda name, args: calls.append((name, *args))), calls
 
 
 class RecordingHooks(ServerHooks):

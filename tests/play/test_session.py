@@ -16,7 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.play import views, wire
 from rpsa.lobby.games import NoSuchGame
 from rpsa.rules import Game, GameEventType, RoundEventType
-from tests.play.fakes import FakeConnection, make_lobby
+from tests.play.fakes import FakeConnection, make_lobby, recording_events
 from tests.support.wsclient import of_type
 
 ROCK, PAPER, SCISSORS = 0, 1, 2
@@ -666,3 +666,134 @@ class ReconnectTests(SessionTestCase):
         self.clock.advance(self.settings.join_timeout * 2)
         self.assertIn("g1", self.lobby.games)
         self.assertEqual(self.host.of_type("error"), [])
+
+
+class LifecycleEventTests(SessionTestCase):
+    """What a game tells its GameEvents, in order (the Varcade event stream is built from it)."""
+
+    def setUp(self):
+        self.clock = Clock()
+        self.events, self.calls = recording_events()
+        self.lobby, self.settings, self.scheduler = make_lobby(self.clock, events=self.events)
+
+    def test_whole_game(self):
+        """Joins, picks, readiness, every round and exchange, the end, and the removal."""
+        self.seated_game()
+        self.start_match()
+        throws = {self.host: ROCK, self.guest: SCISSORS}
+        self.tick_until(self.host, of_type(GAME, GameEventType.GAME_COMPLETE), limit=500, throws=throws)
+        names = [call[0] for call in self.calls]
+        self.assertEqual(self.calls[:6], [
+            ("creator_joined", "g1"), ("all_players_joined", "g1"),
+            ("fighter_selected", "g1", "alice", "aru"), ("fighter_selected", "g1", "bob", "mai"),
+            ("player_ready", "g1", "alice"), ("player_ready", "g1", "bob"),
+        ])
+        self.assertEqual(self.calls[6], ("round_started", "g1", "alice", "bob"))
+        self.assertIn(("weapons_selected", "g1", "alice", ROCK, "bob", SCISSORS), self.calls)
+        self.assertEqual(names.count("round_started"), 2)
+        self.assertEqual(self.calls.count(("round_finished", "g1", "alice", "bob", "alice", "bob")), 2)
+        self.assertEqual(self.calls[-2:], [("game_over", "g1", "alice", "bob"), ("game_removed", "g1")])
+        self.clock.advance(self.settings.close_delay)
+        self.assertEqual(names.count("game_removed"), 1)
+
+    def test_botch_is_none(self):
+        """A player who picked no weapon is reported with None."""
+        self.seated_game()
+        self.start_match()
+        self.tick_until(self.host, of_type(ROUND, RoundEventType.WEAPONS_SELECTED), throws={self.host: PAPER})
+        self.assertIn(("weapons_selected", "g1", "alice", PAPER, "bob", None), self.calls)
+
+    def test_guest_leaving_mid_game_is_a_player_disconnect(self):
+        """player_disconnected for player 2 only; the host's leaving is not one."""
+        self.seated_game()
+        self.hang_up(self.guest)
+        self.hang_up(self.host)
+        self.assertEqual([c for c in self.calls if c[0] == "player_disconnected"], [("player_disconnected", "g1", "bob")])
+
+    def test_every_accepted_connection_is_reported(self):
+        """creator_joined and all_players_joined each time a socket is accepted; a refused one is not."""
+        self.session, host_seat = self.create()
+        guest_seat = self.lobby.join("g1", "bob", "Bob")[1]
+        early = FakeConnection("early")
+        self.session.connect_player(guest_seat, early)  # before the host: refused 4000
+        host = self.connect(host_seat)
+        self.hang_up(host)
+        self.connect(host_seat)
+        self.connect(guest_seat)
+        self.assertEqual(self.calls, [("creator_joined", "g1"), ("creator_joined", "g1"), ("all_players_joined", "g1")])
+
+    def test_removed_games(self):
+        """game_removed when a game is removed, or its host is gone for good."""
+        self.session, _ = self.create()
+        self.lobby.remove("g1")
+        self.lobby.create("carol", "Carol", game_id="g2")
+        self.clock.advance(self.settings.join_timeout)
+        self.assertEqual([c for c in self.calls if c[0] == "game_removed"], [("game_removed", "g1"), ("game_removed", "g2")])
+
+
+class LingerTests(SessionTestCase):
+    """A game of the original's routes: its sockets stay open after GAME_COMPLETE until they close or the linger ends."""
+
+    def finished_game(self, linger):
+        self.session, self.host_seat = self.lobby.create("alice", "Alice", game_id="g1", linger=linger)
+        self.guest_seat = self.lobby.join("g1", "bob", "Bob")[1]
+        self.host = self.connect(self.host_seat)
+        self.guest = self.connect(self.guest_seat)
+        self.spectator = self.spectate()
+        self.start_match()
+        throws = {self.host: ROCK, self.guest: SCISSORS}
+        self.tick_until(self.host, of_type(GAME, GameEventType.GAME_COMPLETE), limit=500, throws=throws)
+        self.take_all()
+        self.assert_gone(self.session)
+
+    def test_open_and_quiet_until_the_linger_ends(self):
+        """Nothing is sent and nothing closed before the linger; then 1000."""
+        self.finished_game(linger=600.0)
+        self.clock.advance(599.0)
+        self.assert_silent(*self.everyone())
+        self.assertEqual([c.close_code for c in self.everyone()], [None, None, None])
+        self.clock.advance(1.0)
+        self.assertEqual([c.close_code for c in self.everyone()], [wire.NORMAL] * 3)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_closed_at_once_when_every_client_has_left(self):
+        """Once its last connection is gone, the finished game closes at once (no timer left)."""
+        self.finished_game(linger=600.0)
+        self.hang_up(self.host)
+        self.hang_up(self.spectator)
+        self.assertFalse(self.session.closed)
+        self.assertIsNone(self.guest.close_code)
+        self.hang_up(self.guest)
+        self.assertTrue(self.session.closed)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.assertEqual(self.lobby.connections(), [])
+
+    def test_messages_are_answered_as_usual(self):
+        """A message during the linger gets its usual answer (the match is over)."""
+        self.finished_game(linger=600.0)
+        self.send(self.host, {"type": "select_weapon", "index": ROCK})
+        self.assert_error(self.host, "match_not_started")
+
+    def test_shutdown_closes_lingering_games_with_1000(self):
+        """close_all (shutdown) closes a lingering game's sockets with 1000."""
+        self.finished_game(linger=600.0)
+        self.lobby.close_all(wire.SHUTTING_DOWN, "shutting down")
+        self.assertEqual([c.close_code for c in self.everyone()], [wire.NORMAL] * 3)
+
+
+class SharedTokenTests(SessionTestCase):
+    """The original's token semantics (opt-in): the host's token opens the seat the user_id holds."""
+
+    def test_seat_by_user_id(self):
+        session, host = self.lobby.create("alice", "Alice", game_id="g1", shared_token=True)
+        guest = self.lobby.join("g1", "bob", "Bob")[1]
+        self.assertIs(session.seat_for_token(host.token, "bob"), guest)
+        self.assertIs(session.seat_for_token(host.token, "alice"), host)
+        self.assertIsNone(session.seat_for_token(host.token, "mallory"))
+        self.assertIs(session.seat_for_token(host.token), host)
+        self.assertIs(session.seat_for_token(guest.token, "alice"), guest)  # the guest's own token stays its own
+
+    def test_per_seat_by_default(self):
+        session, host = self.create()
+        self.lobby.join("g1", "bob", "Bob")
+        self.assertIs(session.seat_for_token(host.token, "bob"), host)  # then refused: not bob's token

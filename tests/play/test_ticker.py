@@ -7,6 +7,7 @@ arithmetic is exact and tick times can be compared with C{assertEqual}.
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from rpsa.play.hooks import ServerHooks
 from rpsa.play.ticker import TickScheduler
 
 INTERVAL = 1.0
@@ -30,13 +31,20 @@ class Recorder:
         return f"<Recorder {self.name}>"
 
 
+class LagRecorder(ServerHooks):
+    """Hooks that record each tick's lag in ``lags``."""
+
+    def __init__(self, lags):
+        self.tick_lag = lags.append
+
+
 class TickSchedulerTests(SynchronousTestCase):
     """One scheduler, one clock, any number of items."""
 
     def setUp(self):
         self.clock = Clock()
         self.lags = []
-        self.scheduler = TickScheduler(self.clock, INTERVAL, on_lag=self.lags.append)
+        self.scheduler = TickScheduler(self.clock, INTERVAL, hooks=LagRecorder(self.lags))
 
     def item(self, name="item", action=None, add=True):
         """A new L{Recorder}, added to the scheduler unless ``add`` is false."""
@@ -174,7 +182,7 @@ class TickSchedulerTests(SynchronousTestCase):
         self.assertEqual(healthy.times, [1.0, 2.0, 3.0])
 
     def test_lag_is_reported_for_every_tick(self):
-        """``on_lag`` hears how late each tick ran: nothing on time, the stall's length when late."""
+        """The ``tick_lag`` hook hears how late each tick ran: nothing on time, the stall's length when late."""
         self.item()
         self.run_for(2.0)
         self.assertEqual(self.lags, [0.0, 0.0])

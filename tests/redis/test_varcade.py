@@ -2,7 +2,8 @@
 
 from twisted.trial.unittest import TestCase
 
-from rpsa.redis.varcade import GameEvents, VarcadeEvents
+from rpsa.play.hooks import GameEvents
+from rpsa.redis.varcade import VarcadeEvents
 
 
 class _Writer:
@@ -75,34 +76,3 @@ class VarcadeEventsTests(TestCase):
             self.assertIsNone(getattr(events, name)("g1"))
         self.assertIsNone(events.weapons_selected("g1", "u1", 0, "u2", None))
 
-
-class RelayTests(TestCase):
-    def test_every_event_relays_and_replays(self):
-        from rpsa.redis.varcade import EVENTS, RelayedEvents, replay
-
-        sent = []
-        relay = RelayedEvents(lambda name, args: sent.append((name, args)))
-        relay.creator_joined("g1")
-        relay.weapons_selected("g1", "u1", 0, "u2", None)
-        relay.round_finished("g1", "u2", "u1", "u1", "u2")
-        self.assertEqual(sent[1], ("weapons_selected", ["g1", "u1", 0, "u2", None]))
-        writer = _Writer()
-        for name, args in sent:
-            replay(VarcadeEvents(writer, "exrps"), name, args)
-        self.assertEqual(len(writer.entries), 4)
-        self.assertEqual(set(EVENTS), {"creator_joined", "all_players_joined", "fighter_selected", "player_ready",
-                                       "weapons_selected", "round_started", "round_finished", "game_over",
-                                       "player_disconnected", "game_removed"})
-
-    def test_replay_refuses_bad_events(self):
-        from rpsa.redis.varcade import replay
-
-        writer = _Writer()
-        events = VarcadeEvents(writer, "exrps")
-        for name, args in [("nope", ["g"]), ("creator_joined", []), ("creator_joined", ["g", "x"]),
-                           ("creator_joined", [""]), ("creator_joined", [7]), ("creator_joined", "g"),
-                           ("weapons_selected", ["g", "u1", 3, "u2", 0]), ("weapons_selected", ["g", "u1", "0", "u2", 0]),
-                           ("weapons_selected", ["g", "u1", True, "u2", 0]), ("game_removed", ["x" * 257])]:
-            with self.subTest(name=name, args=args):
-                self.assertRaises(ValueError, replay, events, name, args)
-        self.assertEqual(writer.entries, [])
