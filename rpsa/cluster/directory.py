@@ -27,6 +27,7 @@ from twisted.logger import Logger
 
 from rpsa.cluster import scripts
 from rpsa.cluster.errors import DirectoryUnavailable, guarded
+from rpsa.lobby.games import LobbyObserver
 from rpsa.play import views
 
 log = Logger()
@@ -60,8 +61,11 @@ def _number(text: str):
     return int(value) if value.is_integer() else value
 
 
-class GameDirectory(service.Service):
+class GameDirectory(service.Service, LobbyObserver):
     """The games of the cluster, as this node reads and writes them (a Service: it stops writing when stopped).
+
+    It is the lobby's :class:`~rpsa.lobby.games.LobbyObserver`: every change of a game of
+    this node marks it.
 
     :param reactor: the reactor (the writes of one turn go together at the next).
     :param connection: the :class:`~rpsa.redis.connection.RedisConnection`.
@@ -99,15 +103,15 @@ class GameDirectory(service.Service):
 
     def release(self, game_id: str) -> None:
         """Give up a claimed id that no game came of (nothing waits for it)."""
-        self.removed(game_id)
+        self.game_removed(game_id)
 
     # -- mirroring -----------------------------------------------------------------------
 
-    def changed(self, session) -> None:
+    def game_changed(self, session) -> None:
         """``session`` (a game this node holds) changed: it is written at the next turn."""
         self._mark(session.game_id, session)
 
-    def removed(self, game_id: str) -> None:
+    def game_removed(self, game_id: str) -> None:
         """The game ``game_id`` of this node is gone: its entry is deleted at the next turn."""
         self._mark(game_id, None)
 

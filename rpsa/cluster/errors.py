@@ -9,7 +9,7 @@ from rpsa.web import APIError
 
 
 class DirectoryUnavailable(APIError):
-    """Redis is unreachable: what reads or changes the cluster's directory cannot be done (503)."""
+    """Redis is unreachable: what reads or changes the cluster's directory cannot be done (503); ``message`` says so."""
 
     def __init__(self, message: str = "the cluster's directory (Redis) is unreachable; games this node holds "
                                       "play on, retry in a few seconds"):
@@ -17,7 +17,10 @@ class DirectoryUnavailable(APIError):
 
 
 class OwnerUnreachable(APIError):
-    """The node that owns the game or match did not answer a forwarded request in time (504)."""
+    """The node that owns the game or match did not answer a forwarded request in time (504).
+
+    ``owner``: that node's name; ``seconds``: how long it was waited for.
+    """
 
     def __init__(self, owner: str, seconds: float):
         super().__init__(504, "owner_unreachable",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional
 
 from twisted.internet import defer
@@ -23,8 +23,9 @@ from twisted.logger import Logger
 
 from rpsa.cluster.bus import RequestHandler
 from rpsa.cluster.errors import DirectoryUnavailable, RemoteError
+from rpsa.cluster.relay import relay_resource
 from rpsa.lobby import games as lobby_errors
-from rpsa.play import views
+from rpsa.lobby.requests import LobbyRequests, Seated
 from rpsa.web import APIError
 
 log = Logger()
@@ -36,24 +37,14 @@ REFUSALS = (lobby_errors.LobbyFull.code, lobby_errors.Draining.code)
 _LOBBY_ERRORS = {cls.code: cls for cls in lobby_errors.LobbyError.__subclasses__()}
 
 
-@dataclass(frozen=True)
-class Seated:
-    """A seat handed out: the game, the seat's token, and the owner node and its public URL."""
-
-    game_id: str
-    token: str
-    node: str
-    public_url: str
-
-
 def lobby_error(error: RemoteError) -> Exception:
     """The owner's error as the lobby error it was (the APIs answer it in their own style), else as it is."""
     cls = _LOBBY_ERRORS.get(error.code)
     return cls(error.message) if cls is not None else error
 
 
-class LocalGames(RequestHandler):
-    """What this node does to its own lobby, for itself or for another node.
+class LocalGames(LobbyRequests, RequestHandler):
+    """What this node does to its own lobby, for itself or for another node (a new game's id claimed first).
 
     :param lobby: the :class:`~rpsa.lobby.games.Lobby`.
     :param directory: the :class:`~rpsa.cluster.directory.GameDirectory`.
@@ -66,7 +57,7 @@ class LocalGames(RequestHandler):
     """
 
     def __init__(self, lobby, directory, node: str, public_url: str, statuses, draining=None, clock=time.time):
-        self.lobby = lobby
+        super().__init__(lobby)
         self._draining = draining
         self.directory = directory
         self.node = node
@@ -90,7 +81,7 @@ class LocalGames(RequestHandler):
         return refusal is None
 
     @defer.inlineCallbacks
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3):
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3, **extra):
         """Claim the id in the directory, then create the game here; fires with a :class:`Seated`."""
         refusal = self.refusal(game_id)
         if refusal is not None:
@@ -101,28 +92,18 @@ class LocalGames(RequestHandler):
         if owner is not None:
             raise lobby_errors.GameExists(f"game {game_id!r} already exists (on node {owner})")
         try:
-            session, seat = self.lobby.create(user_id, username, game_id, rounds)
+            session, seat = self.lobby.create(user_id, username, game_id, rounds, **extra)
         except lobby_errors.LobbyError:
             self.directory.release(game_id)
             raise
-        return Seated(session.game_id, seat.token, self.node, self.public_url)
-
-    def join(self, game_id: str, user_id: str, username: str) -> Seated:
-        session, seat = self.lobby.join(game_id, user_id, username)
-        return Seated(session.game_id, seat.token, self.node, self.public_url)
-
-    def remove(self, game_id: str, code: int) -> None:
-        self.lobby.remove(game_id, code)
-
-    def remove_player(self, game_id: str, user_id: str) -> None:
-        self.lobby.remove_player(game_id, user_id)
+        return self._seated(session, seat)
 
     # -- the bus ---------------------------------------------------------------------------
 
     def handle_request(self, op: str, args: Dict[str, Any], sender: str):
         handlers = {
             "create": lambda: self.create(args["user_id"], args["username"], args.get("game_id"),
-                                          int(args.get("rounds", 3))),
+                                          int(args.get("rounds", 3)), **_extra(args.get("extra") or {})),
             "join": lambda: self.join(args["game_id"], args["user_id"], args["username"]),
             "remove": lambda: self.remove(args["game_id"], int(args["code"])),
             "remove_player": lambda: self.remove_player(args["game_id"], args["user_id"]),
@@ -131,7 +112,7 @@ class LocalGames(RequestHandler):
             return super().handle_request(op, args, sender)
         log.info("cluster: {op} for node {node}", op=op, node=sender, owner=self.node, game_id=args.get("game_id"))
         d = defer.maybeDeferred(handlers[op])
-        d.addCallback(lambda result: asdict(result) if isinstance(result, Seated) else None)
+        d.addCallback(lambda result: asdict(result) if isinstance(result, Seated) else result)
         d.addErrback(self._as_api_error)
         return d
 
@@ -150,9 +131,14 @@ class ClusterGames:
     :param nodes: the :class:`~rpsa.cluster.nodes.Heartbeat` (placement).
     :param bus: the :class:`~rpsa.cluster.bus.Bus`.
     :param forward_timeout: seconds a forwarded request waits for the owner (``--forward-timeout``).
+    :param reactor: the reactor (relayed connections).
+    :param relays: the :class:`~rpsa.cluster.relay.RelayObserver` of relayed connections.
     """
 
-    def __init__(self, local: LocalGames, directory, nodes, bus, forward_timeout: float = 5.0):
+    def __init__(self, local: LocalGames, directory, nodes, bus, forward_timeout: float = 5.0, reactor=None,
+                 relays=None):
+        self._reactor = reactor
+        self._relays = relays
         self.local = local
         self.lobby = local.lobby
         self.directory = directory
@@ -166,12 +152,12 @@ class ClusterGames:
             raise DirectoryUnavailable()
 
     @defer.inlineCallbacks
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3):
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3, **extra):
         """A new game here, or on the live node with the most room; fires with a :class:`Seated`."""
         self._available()
         if self.local.has_room() or (game_id is not None and game_id in self.lobby.games):
-            return (yield self.local.create(user_id, username, game_id, rounds))
-        args = {"user_id": user_id, "username": username, "game_id": game_id, "rounds": rounds}
+            return (yield self.local.create(user_id, username, game_id, rounds, **extra))
+        args = {"user_id": user_id, "username": username, "game_id": game_id, "rounds": rounds, "extra": extra}
         for target in self.nodes.place("games", exclude={self.node})[:MAX_PLACEMENT_TRIES]:
             try:
                 result = yield self._forward(target.name, "create", args, game_id)
@@ -193,24 +179,22 @@ class ClusterGames:
                               lambda: self.local.remove(game_id, code)).addCallback(lambda _: None)
 
     def remove_player(self, game_id: str, user_id: str) -> defer.Deferred:
-        """Remove player 2, on the game's owner."""
+        """Remove player 2, on the game's owner; fires with True if their connection was open."""
         return self._at_owner(game_id, "remove_player", {"game_id": game_id, "user_id": user_id},
-                              lambda: self.local.remove_player(game_id, user_id)).addCallback(lambda _: None)
+                              lambda: self.local.remove_player(game_id, user_id)).addCallback(bool)
 
     @defer.inlineCallbacks
     def list(self, joinable_only: bool = False):
         """Every live game of the cluster (each with its ``node``), oldest first."""
         self._available()
         remote = yield self.directory.list(joinable_only, exclude=self.node)
-        mine = [dict(views.summary(s), node=self.node) for s in self.lobby.list(joinable_only)]
-        return sorted(mine + remote, key=lambda g: g["created_at"])
+        return sorted(self.local.list(joinable_only) + remote, key=lambda g: g["created_at"])
 
     @defer.inlineCallbacks
     def get(self, game_id: str):
         """The game's summary (with its ``node``), wherever it lives."""
-        session = self.lobby.games.get(game_id)
-        if session is not None:
-            return dict(views.summary(session), node=self.node)
+        if game_id in self.lobby.games:
+            return self.local.get(game_id)
         self._available()
         found = yield self.directory.get(game_id)
         if found is None or found[1] is None:
@@ -218,13 +202,14 @@ class ClusterGames:
         return found[1]
 
     @defer.inlineCallbacks
-    def locate_token(self, token: str):
-        """The :class:`~rpsa.cluster.nodes.NodeInfo` of the live node holding the seat ``token`` opens, or None."""
+    def relay(self, request, token: str):
+        """The resource relaying the WebSocket of ``request`` to the node holding ``token``'s seat, or None."""
         self._available()
         found = yield self.directory.token_game(token)
-        if found is None or found[1] == self.node:
+        owner = self.nodes.live(found[1]) if found is not None and found[1] != self.node else None
+        if owner is None:
             return None
-        return self.nodes.live(found[1])
+        return relay_resource(self._reactor, request, self.node, owner.name, owner.public_url, self._relays)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -260,3 +245,10 @@ class ClusterGames:
             raise
         return result
 
+
+
+EXTRA = ("bot_level", "linger", "shared_token")  # the lobby's create options a forwarded create carries
+
+
+def _extra(given: Dict[str, Any]) -> Dict[str, Any]:
+    return {name: given[name] for name in EXTRA if name in given}

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from rpsa.cluster import scripts
 from rpsa.cluster.bus import RequestHandler
 from rpsa.cluster.errors import DirectoryUnavailable, guarded
+from rpsa.matches.launcher import MatchObserver
 from rpsa.web import APIError
 
 log = Logger()
@@ -30,8 +31,8 @@ ENDED_CLAIM_TTL = 3600.0  # seconds an ended match's claim stays (GET on any nod
 MAX_HOPS = 2
 
 
-class MatchClaims:
-    """Match ids claimed in the directory by this node.
+class MatchClaims(MatchObserver):
+    """Match ids claimed in the directory by this node; a launcher's observer (an ended match marks its claim).
 
     :param connection: the :class:`~rpsa.redis.connection.RedisConnection`.
     :param prefix: the key prefix.
@@ -61,6 +62,10 @@ class MatchClaims:
         """The live node holding ``match_id``, or None."""
         return self._run(scripts.MATCH_OWNER, match_id)
 
+    def match_ended(self, record) -> None:
+        """A match of this node ended: its claim stays an hour (GET shows its result anywhere), then the id is free."""
+        self.ended(record.match_id)
+
     def ended(self, match_id: str, keep: bool = True) -> None:
         """The match ended (``keep``: its claim stays an hour) or never launched (the claim goes now)."""
         ttl = str(int(ENDED_CLAIM_TTL * 1000)) if keep else "0"
@@ -80,7 +85,7 @@ class LocalMatches:
         """The ids of the matches live here (to claim them again after an outage)."""
         return []
 
-    def put(self, wanted: Dict[str, Any]) -> defer.Deferred:
+    def put(self, wanted: Dict[str, Any], request=None) -> defer.Deferred:
         """Start or find the match ``wanted`` (a parsed PUT body): fires with ``(status, answer)``."""
         raise APIError(404, "not_found", "the match launcher is off")
 
@@ -106,13 +111,13 @@ class MatchRequests(RequestHandler):
         self.node = claims.node
 
     @defer.inlineCallbacks
-    def put_here(self, wanted: Dict[str, Any]):
+    def put_here(self, wanted: Dict[str, Any], request=None):
         """Claim the id, then start or find the match here: ``{"status", "answer"}``, or ``{"elsewhere": node}``."""
         elsewhere = yield self.claims.claim(wanted["match_id"])
         if elsewhere is not None:
             return {"elsewhere": elsewhere}  # another request placed it first
         try:
-            status, answer = yield self.local.put(wanted)
+            status, answer = yield self.local.put(wanted, request)
         except APIError as e:
             if e.code not in ("match_exists", "match_ending"):
                 self.claims.ended(wanted["match_id"], keep=False)  # never launched here: the id is free
@@ -154,7 +159,7 @@ class ClusterMatches:
     # -- the routes --------------------------------------------------------------------------
 
     @defer.inlineCallbacks
-    def put(self, wanted: Dict[str, Any]):
+    def put(self, wanted: Dict[str, Any], request=None):
         """``PUT /api/match`` (``wanted``: the parsed body): fires with ``(status, answer)``."""
         self._available()
         match_id = wanted["match_id"]
@@ -164,7 +169,7 @@ class ClusterMatches:
             owner = targets[0].name if targets else self.node  # none has room: this node says why
         for _ in range(MAX_HOPS):
             if owner == self.node:
-                result = yield self.here.put_here(wanted)
+                result = yield self.here.put_here(wanted, request)
             else:
                 result = yield self._forward(owner, "match_put", {"wanted": wanted}, match_id, self.forward_timeout)
             if "elsewhere" not in result:

@@ -29,6 +29,18 @@ log = Logger()
 DELETE_EXTRA = 15.0  # seconds a forwarded match DELETE waits beyond --forward-timeout (TERM, then KILL)
 
 
+def records(reactor, connection, prefix: str, name: str, incarnation: str = None):
+    """This node's :class:`~rpsa.cluster.directory.GameDirectory` and :class:`~rpsa.cluster.matches.MatchClaims`.
+
+    Built before the lobby and the launcher, which tell them about their games
+    (the directory is the lobby's observer) and matches (the claims are a
+    launcher's observer); both carry one new incarnation (``incarnation``: tests).
+    """
+    incarnation = incarnation or new_incarnation()
+    return (GameDirectory(reactor, connection, prefix, name, incarnation),
+            MatchClaims(connection, prefix, name, incarnation))
+
+
 class Cluster(ClusterObserver, NodeLoad):
     """The cluster side of one node.
 
@@ -37,31 +49,32 @@ class Cluster(ClusterObserver, NodeLoad):
     :param prefix: the key prefix (``--redis-key-prefix``).
     :param name: this node's name (``--node-name``).
     :param public_url: this node's ``--public-url``.
-    :param lobby: the :class:`~rpsa.lobby.games.Lobby`.
+    :param lobby: the :class:`~rpsa.lobby.games.Lobby` (its observer: ``directory``).
     :param statuses: maps a lobby error to its :class:`~rpsa.web.APIError` (``rpsa.lobby.api.lobby_api_error``).
-    :param local_matches: this node's :class:`~rpsa.cluster.matches.LocalMatches`.
+    :param directory: the node's :class:`~rpsa.cluster.directory.GameDirectory` (see :func:`records`).
+    :param claims: the node's :class:`~rpsa.cluster.matches.MatchClaims` (see :func:`records`).
+    :param local_matches: this node's :class:`~rpsa.cluster.matches.LocalMatches`
+        (:class:`rpsa.matches.api.MatchService`).
     :param draining: the drain state (``active``).
     :param match_public_url: ``--match-public-url`` (or ``""``).
     :param max_matches: ``--max-matches`` (``0`` without a launcher).
     :param forward_timeout: ``--forward-timeout``.
-    :param incarnation: this process's incarnation (default: a new random one).
     :param subscriber_endpoint: the endpoint of the subscriber's link (tests; default: the URL's).
     """
 
-    def __init__(self, reactor, connection, prefix: str, name: str, public_url: str, lobby, statuses,
-                 local_matches: LocalMatches = None, draining=None, match_public_url: str = "",
-                 max_matches: int = 0, forward_timeout: float = 5.0, incarnation: str = None,
-                 subscriber_endpoint=None):
+    def __init__(self, reactor, connection, prefix: str, name: str, public_url: str, lobby, statuses, directory,
+                 claims, local_matches: LocalMatches = None, draining=None, match_public_url: str = "",
+                 max_matches: int = 0, forward_timeout: float = 5.0, subscriber_endpoint=None):
         self.name = name
         self.lobby = lobby
         self._draining = draining
         self.local_matches = local_matches if local_matches is not None else LocalMatches()
-        self.incarnation = incarnation or new_incarnation()
+        self.incarnation = directory.incarnation
         self.connection = connection
         keys = Keys(prefix)
         self.figures = ClusterFigures()
-        self.directory = GameDirectory(reactor, connection, prefix, name, self.incarnation)
-        self.claims = MatchClaims(connection, prefix, name, self.incarnation)
+        self.directory = directory
+        self.claims = claims
         self.heartbeat = Heartbeat(reactor, connection, prefix, name, self.incarnation, public_url,
                                    match_public_url=match_public_url or "", max_games=lobby.max_games,
                                    max_matches=max_matches, load=self, observer=self)
@@ -73,7 +86,8 @@ class Cluster(ClusterObserver, NodeLoad):
         kwargs = {"endpoint": subscriber_endpoint} if subscriber_endpoint is not None else {}
         self.subscriber = Subscriber(reactor, connection.url, [keys.bus(name)], self.bus.message,
                                      client_name=f"rpsa-bus-{name}", **kwargs)
-        self.games = ClusterGames(local_games, self.directory, self.heartbeat, self.bus, forward_timeout)
+        self.games = ClusterGames(local_games, self.directory, self.heartbeat, self.bus, forward_timeout,
+                                  reactor=reactor, relays=self.figures)
         self.matches = ClusterMatches(match_requests, self.heartbeat, self.bus, forward_timeout,
                                       delete_timeout=forward_timeout + DELETE_EXTRA)
 
@@ -89,21 +103,6 @@ class Cluster(ClusterObserver, NodeLoad):
     def metric_families(self) -> Iterator:
         """The cluster's figures for ``/metrics`` (the Redis connection's are the connection's)."""
         return self.figures.metric_families(self.heartbeat.view)
-
-    # -- what the lobby and the launcher tell the cluster ------------------------------------
-
-    def game_changed(self, session) -> None:
-        """A game of this node changed (created, joined, (dis)connected, state): mirror it."""
-        if session.game_id in self.lobby.games:
-            self.directory.changed(session)
-
-    def game_removed(self, game_id: str) -> None:
-        """A game of this node is gone."""
-        self.directory.removed(game_id)
-
-    def match_ended(self, match_id: str) -> None:
-        """A match of this node ended: its claim stays an hour, then the id is free."""
-        self.claims.ended(match_id)
 
     # -- NodeLoad --------------------------------------------------------------------------
 

@@ -12,15 +12,14 @@ import math
 import re
 import socket
 from typing import Optional
-from urllib.parse import urlsplit
 
 from twisted.python import usage
 
 from rpsa.daemon.listeners import split_endpoint
+from rpsa.web import public_base
 
 DEFAULT_FORWARD_TIMEOUT = 5.0
 NODE_NAME = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-SCHEMES = ("http", "https", "ws", "wss")
 
 
 def _seconds(text):
@@ -53,19 +52,6 @@ VALUE_FORMS = {
     "node-name": "1-64 of `A-Z a-z 0-9 . _ - :`",
     "match-public-url": "`ws(s)://` or `http(s)://` URL containing `{port}`",
 }
-
-
-def public_base(url: str) -> Optional[str]:
-    """``url`` (``http(s)://`` or ``ws(s)://``, no query) as the ``ws(s)://host[:port][/prefix]`` base, or None if invalid."""
-    parts = urlsplit(url)
-    try:
-        parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in SCHEMES or not parts.hostname or parts.query or parts.fragment:
-        return None
-    scheme = "wss" if parts.scheme in ("https", "wss") else "ws"
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
 def _first_port(listen) -> Optional[int]:
@@ -112,3 +98,4 @@ def check_options(options) -> None:
             raise usage.UsageError("--redis: give --public-url, the address clients reach this node at (no TCP "
                                    "--listen to build it from)")
         options["public-url"] = url
+    options["public-url"] = options["public-url"].replace("{node}", options["node-name"])

@@ -53,7 +53,7 @@ def owner_endpoint(reactor, public_url: str):
 
 
 class _OwnerSide(protocol.Protocol):
-    """The connection to the owner: what it says goes to the client."""
+    """The connection to the owner: what it says goes to the ``client`` :class:`Splice`."""
 
     def __init__(self, client: "Splice"):
         self.client = client
@@ -68,8 +68,23 @@ class _OwnerSide(protocol.Protocol):
         self.client.owner_lost()
 
 
+class _OwnerFactory(protocol.ClientFactory):
+    """Builds the owner's side of the ``client`` :class:`Splice`."""
+
+    noisy = False  # one "Starting factory" line per relayed connection otherwise
+
+    def __init__(self, client: "Splice"):
+        self.client = client
+
+    def buildProtocol(self, addr):
+        return _OwnerSide(self.client)
+
+
 class Splice(protocol.Protocol):
-    """The client's side: what it says goes to the owner (buffered, bounded, until the owner is connected)."""
+    """The client's side: what it says goes to the owner (buffered, bounded, until the owner is connected).
+
+    ``factory``: the :class:`RelayFactory` (the owner's endpoint and names).
+    """
 
     def __init__(self, factory: "RelayFactory"):
         self.factory = factory
@@ -80,7 +95,7 @@ class Splice(protocol.Protocol):
 
     def connectionMade(self):
         factory = self.factory
-        d = factory.endpoint.connect(protocol.Factory.forProtocol(lambda: _OwnerSide(self)))
+        d = factory.endpoint.connect(_OwnerFactory(self))
         d.addErrback(self._unreachable)
 
     def _unreachable(self, failure) -> None:

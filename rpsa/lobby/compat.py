@@ -14,7 +14,10 @@ routes.
 
 from __future__ import annotations
 
+from twisted.internet import defer
+
 from rpsa.lobby import games as lobby_errors
+from rpsa.lobby.requests import LobbyRequests
 from rpsa.play import wire
 from rpsa.play.websocket import make_resource
 from rpsa.web import (
@@ -52,16 +55,18 @@ class CompatAPI:
     ``lobby``: the :class:`~rpsa.lobby.games.Lobby`; ``access``: the
     :class:`~rpsa.web.AccessPolicy` (API key); ``shared_token``: one token per
     game, as the original (``--compat-shared-token``); ``linger``: seconds a
-    finished game's sockets may stay open (``--compat-linger``).
+    finished game's sockets may stay open (``--compat-linger``); ``games``:
+    what the routes ask of the lobby (see :class:`~rpsa.lobby.api.LobbyAPI`).
     """
 
     app = new_app(render=message_response)
 
-    def __init__(self, lobby, access, shared_token: bool = False, linger: float = 600.0):
+    def __init__(self, lobby, access, shared_token: bool = False, linger: float = 600.0, games=None):
         self.lobby = lobby
         self.access = access
         self.shared_token = shared_token
         self.linger = linger
+        self.games = games if games is not None else LobbyRequests(lobby)
 
     def resource(self):
         """The Twisted Web resource serving these routes."""
@@ -69,51 +74,51 @@ class CompatAPI:
 
     @app.route("/create_game", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def create_game(self, request):
         game_id, user_id, username = _fields(request, "gameId", "userId", "username")
         try:
-            _, seat = self.lobby.create(user_id, username, game_id, linger=self.linger,
-                                        shared_token=self.shared_token)
+            seated = yield self.games.create(user_id, username, game_id, linger=self.linger,
+                                             shared_token=self.shared_token)
         except lobby_errors.GameExists:
             raise _original(400, f"Game {game_id} already exists") from None
         except (lobby_errors.LobbyFull, lobby_errors.Draining) as e:
             raise _original(503, e.message) from None
-        return json_response(request, {"gameToken": seat.token})
+        return json_response(request, {"gameToken": seated.token})
 
     @app.route("/join_game", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def join_game(self, request):
         game_id, user_id, username = _fields(request, "gameId", "userId", "username")
         try:
-            session, seat = self.lobby.join(game_id, user_id, username)
+            seated = yield self.games.join(game_id, user_id, username)
         except lobby_errors.NoSuchGame:
             raise _original(400, f"Game {game_id} does not exist") from None
         except (lobby_errors.SeatsFull, lobby_errors.AlreadySeated):
             raise _original(400, f"Game {game_id} is full") from None
         except lobby_errors.Draining as e:
             raise _original(503, e.message) from None
-        token = session.seats[0].token if session.shared_token else seat.token
-        return json_response(request, {"gameToken": token})
+        return json_response(request, {"gameToken": seated.host_token or seated.token})
 
     @app.route("/remove_game", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def remove_game(self, request):
         (game_id,) = _fields(request, "gameId")
         try:
-            self.lobby.remove(game_id, wire.GAME_REMOVED)
+            yield self.games.remove(game_id, wire.GAME_REMOVED)
         except lobby_errors.NoSuchGame:
             pass  # the original answers 200 null either way
         return json_response(request, None)
 
     @app.route("/remove_player", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def remove_player(self, request):
         game_id, user_id = _fields(request, "gameId", "userId")
-        session = self.lobby.games.get(game_id)
-        seat = session.seat_for_user(user_id) if session is not None else None
-        connected = seat is not None and seat.connected
         try:
-            self.lobby.remove_player(game_id, user_id)
+            connected = yield self.games.remove_player(game_id, user_id)
         except lobby_errors.NoSuchGame:
             raise _original(400, f"Game {game_id} does not exist") from None
         except lobby_errors.HostCannotBeRemoved:
@@ -124,15 +129,20 @@ class CompatAPI:
 
     @app.route("/active_games", methods=["GET"])
     @requires_key
+    @defer.inlineCallbacks
     def active_games(self, request):
-        return json_response(request, [session.game_id for session in self.lobby.list()])
+        return json_response(request, [game["game_id"] for game in (yield self.games.list())])
 
     @app.route("/", methods=["GET"])
+    @defer.inlineCallbacks
     def websocket(self, request):
         # No API key: the token proves the seat; it must belong to user_id.
         token = (request.args.get(b"game_token") or [b""])[0].decode("utf-8", "replace")
         found = self.lobby.find_token(token) if token else None
         if found is None:
+            relay = (yield self.games.relay(request, token)) if token else None
+            if relay is not None:
+                return relay  # another node of the cluster holds the game: it checks the token
             raise _original(403 if token else 404, "unknown game_token" if token else "not found")
         session, seat = found
         user_id = (request.args.get(b"user_id") or [b""])[0].decode("utf-8", "replace")

@@ -23,6 +23,9 @@ RETRY_DELAY = 5.0  # seconds before subscribing again after Redis refused it (an
 
 
 class _SubscriberFactory(_Factory):
+    """Builds a subscriber protocol on ``reactor`` that reports its loss to ``on_lost`` and each message to
+    ``on_message(channel, message)``."""
+
     def __init__(self, reactor, on_lost, on_message):
         super().__init__(reactor, on_lost)
         import txredisapi  # imports the global reactor: only once a Subscriber is built

@@ -14,6 +14,7 @@ from tests.cluster.fakes import ScriptConnection
 class Seat:
     def __init__(self, user_id, token, connected=False):
         self.user_id, self.username, self.token, self.connected = user_id, user_id.title(), token, connected
+        self.conn = None
 
 
 class Session:
@@ -74,9 +75,9 @@ class ClaimTests(DirectoryTestCase):
 class WriteTests(DirectoryTestCase):
     def test_changes_of_one_turn_are_written_together_once_each(self):
         one, two = Session("g1"), Session("g2")
-        self.directory.changed(one)
-        self.directory.changed(two)
-        self.directory.changed(one)
+        self.directory.game_changed(one)
+        self.directory.game_changed(two)
+        self.directory.game_changed(one)
         self.assertEqual(self.connection.calls, [])
         self.clock.advance(0)
         argv, d = self.connection.take("PUBLISH_GAMES")
@@ -86,17 +87,17 @@ class WriteTests(DirectoryTestCase):
         self.assertEqual(self.directory.pending, 0)
 
     def test_a_removal_is_written_and_a_change_after_it_wins(self):
-        self.directory.removed("g1")
+        self.directory.game_removed("g1")
         self.clock.advance(0)
         argv, d = self.connection.take("REMOVE_GAMES")
         self.assertEqual(argv, ["a", "inc-a", "g1"])
         d.callback(0)
 
     def test_one_batch_at_a_time(self):
-        self.directory.changed(Session("g1"))
+        self.directory.game_changed(Session("g1"))
         self.clock.advance(0)
         _, d = self.connection.take("PUBLISH_GAMES")
-        self.directory.changed(Session("g2"))
+        self.directory.game_changed(Session("g2"))
         self.clock.advance(0)
         self.assertEqual(self.connection.calls, [])
         d.callback([])
@@ -106,7 +107,7 @@ class WriteTests(DirectoryTestCase):
 
     def test_a_write_lost_with_the_connection_is_sent_again_when_it_is_back(self):
         session = Session("g1")
-        self.directory.changed(session)
+        self.directory.game_changed(session)
         self.clock.advance(0)
         self.connection.go_down()
         self.clock.advance(0)
@@ -120,7 +121,7 @@ class WriteTests(DirectoryTestCase):
     def test_an_error_reply_is_logged_and_retried_later(self):
         from rpsa.redis.connection import RedisReplyError
 
-        self.directory.changed(Session("g1"))
+        self.directory.game_changed(Session("g1"))
         self.clock.advance(0)
         self.connection.take("PUBLISH_GAMES")[1].errback(RedisReplyError("OOM"))
         self.assertEqual(len(self.flushLoggedErrors(RedisReplyError)), 1)
@@ -128,7 +129,7 @@ class WriteTests(DirectoryTestCase):
         self.connection.take("PUBLISH_GAMES")
 
     def test_conflicts_are_counted(self):
-        self.directory.changed(Session("g1"))
+        self.directory.game_changed(Session("g1"))
         self.clock.advance(0)
         self.connection.take("PUBLISH_GAMES")[1].callback(["g1"])
         self.assertEqual(self.directory.conflicts, 1)
@@ -147,11 +148,11 @@ class WriteTests(DirectoryTestCase):
         self.assertEqual([published[2], published[10]], ["g1", "g2"])
 
     def test_nothing_is_written_once_stopped(self):
-        self.directory.changed(Session("g1"))
+        self.directory.game_changed(Session("g1"))
         self.directory.stopService()
         self.clock.advance(1)
         self.assertEqual(self.connection.calls, [])
-        self.directory.changed(Session("g2"))
+        self.directory.game_changed(Session("g2"))
         self.assertFalse(self.clock.getDelayedCalls())
 
 

@@ -5,11 +5,12 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from rpsa.cluster.errors import DirectoryUnavailable, RemoteError
-from rpsa.cluster.games import ClusterGames, LocalGames, Seated, lobby_error
+from rpsa.cluster.games import ClusterGames, LocalGames, lobby_error
 from rpsa.daemon.drain import DrainState
 from rpsa.lobby import games as lobby_errors
 from rpsa.lobby.api import lobby_api_error
 from rpsa.lobby.games import Lobby
+from rpsa.lobby.requests import Seated
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import APIError
@@ -85,8 +86,8 @@ class LocalGamesTests(GamesTestCase):
         failure = self.failureResultOf(self.local.handle_request(
             "join", {"game_id": "g1", "user_id": "u3", "username": "Cy"}, "b"), APIError)
         self.assertEqual((failure.value.status, failure.value.code), (409, "game_full"))
-        self.assertIsNone(self.successResultOf(self.local.handle_request(
-            "remove_player", {"game_id": "g1", "user_id": "u2"}, "b")))
+        self.assertIs(self.successResultOf(self.local.handle_request(
+            "remove_player", {"game_id": "g1", "user_id": "u2"}, "b")), False)
         self.assertIsNone(self.successResultOf(self.local.handle_request("remove", {"game_id": "g1", "code": 4004},
                                                                          "b")))
         self.assertEqual(self.lobby.games, {})

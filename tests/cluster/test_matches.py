@@ -18,7 +18,7 @@ class Launcher(LocalMatches):
         self.puts = []
         self.error = None
 
-    def put(self, wanted):
+    def put(self, wanted, request=None):
         self.puts.append(wanted)
         if self.error is not None:
             return defer.fail(self.error)

@@ -5,7 +5,8 @@ import socket
 from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
-from rpsa.cluster.options import check_options, public_base
+from rpsa.cluster.options import check_options
+from rpsa.web import public_base
 
 
 def options(**given):
@@ -26,6 +27,11 @@ class CheckTests(TestCase):
         check_options(checked)
         self.assertEqual(checked["node-name"], f"{socket.gethostname()}:8081")
         self.assertEqual(checked["public-url"], "http://10.0.0.5:8081")
+
+    def test_node_in_the_public_url_is_the_node_name(self):
+        checked = options(redis="redis://x", **{"node-name": "h-8001", "public-url": "https://g.example/n/{node}"})
+        check_options(checked)
+        self.assertEqual(checked["public-url"], "https://g.example/n/h-8001")
 
     def test_given_values_are_kept(self):
         checked = options(redis="redis://x", **{"node-name": "n1", "public-url": "wss://g.example/n/1"})

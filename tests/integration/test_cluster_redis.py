@@ -10,7 +10,7 @@ from twisted.internet import defer, reactor
 from twisted.trial.unittest import TestCase
 
 from rpsa.cluster.errors import DirectoryUnavailable, OwnerUnreachable
-from rpsa.cluster.node import Cluster
+from rpsa.cluster.node import Cluster, records
 from rpsa.daemon.drain import DrainState
 from rpsa.lobby import games as lobby_errors
 from rpsa.lobby.api import lobby_api_error
@@ -36,11 +36,13 @@ class Node:
         self.draining = DrainState()
         self.scheduler = TickScheduler(reactor, 1.0)
         settings = GameSettings(tick=1.0, reconnect_grace=10.0, join_timeout=60.0)
-        self.lobby = Lobby(reactor, settings, self.scheduler, max_games=max_games, draining=self.draining)
         self.connection = RedisConnection(reactor, parse_redis_url(url), initial_delay=0.05, max_delay=0.2,
                                           connect_timeout=3.0)
+        directory, claims = records(reactor, self.connection, PREFIX, name)
+        self.lobby = Lobby(reactor, settings, self.scheduler, max_games=max_games, draining=self.draining,
+                           observer=directory)
         self.cluster = Cluster(reactor, self.connection, PREFIX, name, f"http://{name}.test:8080", self.lobby,
-                               lobby_api_error, draining=self.draining, forward_timeout=2.0)
+                               lobby_api_error, directory, claims, draining=self.draining, forward_timeout=2.0)
         self.cluster.heartbeat.interval = heartbeat
         self.cluster.heartbeat.ttl = ttl
         for part in self.cluster.services():
@@ -109,7 +111,6 @@ class DirectoryTests(ClusterTestCase):
         a, b, c = yield self.start_nodes("a", "b", "c")
         seated = yield a.cluster.games.create("u1", "Ann", "g1", 3)
         self.assertEqual((seated.game_id, seated.node, seated.public_url), ("g1", "a", "http://a.test:8080"))
-        a.cluster.game_changed(a.lobby.games["g1"])
         yield self.settled()
         for node in (b, c):
             games = yield node.cluster.games.list()
@@ -119,7 +120,6 @@ class DirectoryTests(ClusterTestCase):
         self.assertEqual((joined.node, joined.public_url), ("a", "http://a.test:8080"))
         self.assertEqual([s.user_id for s in a.lobby.games["g1"].seats], ["u1", "u2"])
         self.assertEqual(joined.token, a.lobby.games["g1"].seats[1].token)
-        a.cluster.game_changed(a.lobby.games["g1"])
         yield self.settled()
         joinable = yield b.cluster.games.list(joinable_only=True)
         self.assertEqual(joinable, [])
@@ -129,7 +129,6 @@ class DirectoryTests(ClusterTestCase):
         self.assertEqual(len(a.lobby.games["g1"].seats), 1)
         yield c.cluster.games.remove("g1", 4004)
         self.assertNotIn("g1", a.lobby.games)
-        a.cluster.game_removed("g1")
         yield self.settled()
         self.assertEqual((yield b.cluster.games.list()), [])
         with self.assertRaises(lobby_errors.NoSuchGame):
@@ -198,7 +197,6 @@ class LivenessTests(ClusterTestCase):
     def test_a_killed_node_leaves_listings_and_its_ids_become_free(self):
         a, b = yield self.start_nodes("a", "b")
         yield a.cluster.games.create("u1", "Ann", "g1", 3)
-        a.cluster.game_changed(a.lobby.games["g1"])
         yield self.settled()
         self.assertEqual(len((yield b.cluster.games.list())), 1)
         a.kill()
@@ -234,8 +232,6 @@ class OutageTests(ClusterTestCase):
         a, b = yield self.start_nodes("a", "b")
         yield a.cluster.games.create("u1", "Ann", "ga", 3)
         yield b.cluster.games.create("u2", "Bob", "gb", 3)
-        for node, game in ((a, "ga"), (b, "gb")):
-            node.cluster.game_changed(node.lobby.games[game])
         yield self.settled()
         yield self.redis.stop()
         yield wait_until(lambda: not a.connection.connected and not b.connection.connected)
@@ -253,5 +249,5 @@ class OutageTests(ClusterTestCase):
         joined = yield a.cluster.games.join("gb", "u4", "Dee")
         self.assertEqual(joined.node, "b")
         seat_keys = yield self.redis.command("KEYS", f"{PREFIX}seat:*")
-        self.assertEqual(len(seat_keys), 2)  # the hosts' seats (u4's is written with b's next change)
+        self.assertEqual(len(seat_keys), 3)  # the hosts' seats and u4's
         self.assertNotIn(joined.token, json.dumps(seat_keys))

@@ -9,6 +9,7 @@ Every process is started on free 127.0.0.1 ports and stopped by the test's clean
 
 import os
 import shutil
+import signal
 
 import treq
 from twisted.internet import defer, protocol, reactor, task
@@ -117,7 +118,7 @@ class Proxy:
     def stop(self, timeout=10):
         if self._proto.ended.called:
             return
-        self._process.signalProcess("QUIT")
+        self._process.signalProcess(signal.SIGQUIT)  # a graceful shutdown
         timer = reactor.callLater(timeout, lambda: None if self._proto.ended.called else
                                   self._process.signalProcess("KILL"))
         yield self._proto.ended
