@@ -3,8 +3,8 @@
 A node claims a game's id before it creates the game (:meth:`GameDirectory.claim`; an id
 live on another node is refused), then mirrors the game on every change: the lobby tells
 :meth:`GameDirectory.changed` and :meth:`GameDirectory.removed`, which only mark the game;
-the marked games are written together at the next turn of the reactor, in one script
-call (so a burst of changes to one game costs one write).  A write that fails (Redis away)
+the marked games are written together :data:`WRITE_DELAY` later, in one script call (so
+a burst of changes to one game costs one write, and many games share a call).  A write that fails (Redis away)
 keeps its marks and is sent again once the connection is back; after an outage long enough
 for the node to be taken for dead, :meth:`GameDirectory.republish` writes everything the
 node holds again and deletes what it no longer holds.
@@ -17,6 +17,7 @@ Keys and fields: :mod:`rpsa.redis.schema`; the scripts: :mod:`rpsa.cluster.scrip
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -33,10 +34,15 @@ from rpsa.play import views
 log = Logger()
 
 BATCH = 200  # games per script call
+# Seconds the changes wait to be written together: a game's quick succession of changes (a
+# create and its join, two players readying) is written once, and many games share a call.
+WRITE_DELAY = 0.05
 
 
+@functools.lru_cache(maxsize=65536)
 def token_hash(token: str) -> str:
-    """The seat key's name part for ``token`` (tokens themselves never reach Redis)."""
+    """The seat key's name part for ``token`` (tokens themselves never reach Redis); a game is written
+    several times, its seats hashed once."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -72,14 +78,16 @@ class GameDirectory(service.Service, LobbyObserver):
     :param prefix: the key prefix (``--redis-key-prefix``).
     :param node: this node's name.
     :param incarnation: this process's incarnation (:func:`~rpsa.cluster.nodes.new_incarnation`).
+    :param delay: seconds changes wait to be written together (:data:`WRITE_DELAY`).
     """
 
-    def __init__(self, reactor, connection, prefix: str, node: str, incarnation: str):
+    def __init__(self, reactor, connection, prefix: str, node: str, incarnation: str, delay: float = WRITE_DELAY):
         self._reactor = reactor
         self._connection = connection
         self._prefix = prefix
         self.node = node
         self.incarnation = incarnation
+        self._delay = delay
         self._marked: Dict[str, Any] = {}  # game id -> session to write, or None to delete
         self._flush_call = None
         self._writing = False
@@ -108,11 +116,11 @@ class GameDirectory(service.Service, LobbyObserver):
     # -- mirroring -----------------------------------------------------------------------
 
     def game_changed(self, session) -> None:
-        """``session`` (a game this node holds) changed: it is written at the next turn."""
+        """``session`` (a game this node holds) changed: it is written with the others after WRITE_DELAY."""
         self._mark(session.game_id, session)
 
     def game_removed(self, game_id: str) -> None:
-        """The game ``game_id`` of this node is gone: its entry is deleted at the next turn."""
+        """The game ``game_id`` of this node is gone: its entry is deleted with the next write."""
         self._mark(game_id, None)
 
     def republish(self, sessions: Iterable) -> defer.Deferred:
@@ -139,7 +147,7 @@ class GameDirectory(service.Service, LobbyObserver):
 
     def _schedule(self) -> None:
         if self.running and self._flush_call is None and not self._writing and self._waiting is None:
-            self._flush_call = self._reactor.callLater(0, self.flush)
+            self._flush_call = self._reactor.callLater(self._delay, self.flush)
 
     def flush(self) -> defer.Deferred:
         """Write the marked games now (a batch at a time); fires once written or put back."""

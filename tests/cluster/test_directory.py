@@ -5,7 +5,7 @@ import json
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
-from rpsa.cluster.directory import GameDirectory, game_values, listed_summary, token_hash
+from rpsa.cluster.directory import WRITE_DELAY, GameDirectory, game_values, listed_summary, token_hash
 from rpsa.cluster.errors import DirectoryUnavailable
 from rpsa.play import views
 from tests.cluster.fakes import ScriptConnection
@@ -73,13 +73,14 @@ class ClaimTests(DirectoryTestCase):
 
 
 class WriteTests(DirectoryTestCase):
-    def test_changes_of_one_turn_are_written_together_once_each(self):
+    def test_changes_within_the_delay_are_written_together_once_each(self):
         one, two = Session("g1"), Session("g2")
         self.directory.game_changed(one)
         self.directory.game_changed(two)
         self.directory.game_changed(one)
+        self.clock.advance(WRITE_DELAY / 2)
         self.assertEqual(self.connection.calls, [])
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY / 2)
         argv, d = self.connection.take("PUBLISH_GAMES")
         self.assertEqual(argv, ["a", "inc-a", *game_values(one), *game_values(two)])
         self.assertEqual(self.connection.calls, [])
@@ -88,32 +89,32 @@ class WriteTests(DirectoryTestCase):
 
     def test_a_removal_is_written_and_a_change_after_it_wins(self):
         self.directory.game_removed("g1")
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         argv, d = self.connection.take("REMOVE_GAMES")
         self.assertEqual(argv, ["a", "inc-a", "g1"])
         d.callback(0)
 
     def test_one_batch_at_a_time(self):
         self.directory.game_changed(Session("g1"))
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         _, d = self.connection.take("PUBLISH_GAMES")
         self.directory.game_changed(Session("g2"))
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         self.assertEqual(self.connection.calls, [])
         d.callback([])
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         argv, _ = self.connection.take("PUBLISH_GAMES")
         self.assertEqual(argv[2], "g2")
 
     def test_a_write_lost_with_the_connection_is_sent_again_when_it_is_back(self):
         session = Session("g1")
         self.directory.game_changed(session)
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         self.connection.go_down()
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         self.assertEqual(self.directory.pending, 1)
         self.connection.come_up()
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         argv, d = self.connection.take("PUBLISH_GAMES")
         self.assertEqual(argv[2], "g1")
         d.callback([])
@@ -122,7 +123,7 @@ class WriteTests(DirectoryTestCase):
         from rpsa.redis.connection import RedisReplyError
 
         self.directory.game_changed(Session("g1"))
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         self.connection.take("PUBLISH_GAMES")[1].errback(RedisReplyError("OOM"))
         self.assertEqual(len(self.flushLoggedErrors(RedisReplyError)), 1)
         self.clock.advance(1.0)
@@ -130,7 +131,7 @@ class WriteTests(DirectoryTestCase):
 
     def test_conflicts_are_counted(self):
         self.directory.game_changed(Session("g1"))
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         self.connection.take("PUBLISH_GAMES")[1].callback(["g1"])
         self.assertEqual(self.directory.conflicts, 1)
 
@@ -140,7 +141,7 @@ class WriteTests(DirectoryTestCase):
         args, d = self.connection.take_command("SMEMBERS")
         self.assertEqual(args, ["SMEMBERS", "p:node-games:a"])
         d.callback(["g2", "gone"])
-        self.clock.advance(0)
+        self.clock.advance(WRITE_DELAY)
         removed, r = self.connection.take("REMOVE_GAMES")
         self.assertEqual(removed, ["a", "inc-a", "gone"])
         r.callback(0)

@@ -6,7 +6,6 @@ from twisted.python import usage
 from twisted.trial.unittest import TestCase
 
 from rpsa.cluster.options import check_options
-from rpsa.web import public_base
 
 
 def options(**given):
@@ -56,14 +55,3 @@ class CheckTests(TestCase):
         check_options(checked)
         self.assertEqual(checked["forward-timeout"], 2.5)
 
-
-class PublicBaseTests(TestCase):
-    def test_http_and_ws_schemes_alike(self):
-        self.assertEqual(public_base("https://g.example/n/1/"), "wss://g.example/n/1")
-        self.assertEqual(public_base("wss://g.example/n/1"), "wss://g.example/n/1")
-        self.assertEqual(public_base("http://g.example:8080"), "ws://g.example:8080")
-        self.assertEqual(public_base("ws://g.example:8080"), "ws://g.example:8080")
-
-    def test_invalid_urls(self):
-        for url in ("ftp://g.example", "https://", "https://g.example/?a=1", "http://g.example:99999", "g.example"):
-            self.assertIsNone(public_base(url), url)

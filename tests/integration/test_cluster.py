@@ -6,31 +6,12 @@ import signal
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
-from tests.support.cluster import all_see, start_nodes
-from tests.support.polling import wait_until
+from tests.support.cluster import GAME_COMPLETE, all_see, play_game, start_nodes
 from tests.support.process import free_port_range
 from tests.support.redis import start_redis
 from tests.support.wsclient import connect, of_type, start_match
 
-GAME_COMPLETE = 1
 PREFIX = "rpsa:"
-
-
-@defer.inlineCallbacks
-def play_to_the_end(host_url, guest_url):
-    """Two players of the original's routes connect, the host throws rock and the guest scissors; fires with
-    GAME_COMPLETE's data once both have closed (the original's clients close; the server lingers)."""
-    host = yield connect(reactor, host_url)
-    yield host.wait_for(of_type("player_joined"))
-    guest = yield connect(reactor, guest_url)
-    yield guest.wait_for(of_type("player_joined"))
-    start_match([(host, "aru"), (guest, "mai")], throws=(0, 2))
-    complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
-    yield guest.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
-    for client in (host, guest):
-        client.sendClose(1000)
-    yield defer.gatherResults([host.closed, guest.closed])
-    return complete["eventData"]["data"]
 
 
 class ClusterTestCase(TestCase):
@@ -53,12 +34,9 @@ class PlayTests(ClusterTestCase):
                                                                  "game_id": "g1"})
         self.assertEqual(status, 201, created)
         self.assertTrue(created["ws_url"].startswith(f"{a.ws_base}/api/games/g1/ws?token="))
-        host = yield connect(reactor, created["ws_url"])
-        yield host.wait_for(of_type("player_joined"))
-        for node in (b, c):  # the host is connected: joinable everywhere
-            yield wait_until(lambda: True)
+        for node in (b, c):  # a's write reaches Redis at its next turn: within a few polls
             for _ in range(50):
-                status, listed = yield node.request("GET", "/api/games?joinable=true")
+                _, listed = yield node.request("GET", "/api/games")
                 if listed["games"]:
                     break
                 yield task.deferLater(reactor, 0.05, lambda: None)
@@ -66,12 +44,8 @@ class PlayTests(ClusterTestCase):
         status, joined = yield c.request("POST", "/api/games/g1/players", {"user_id": "bob", "username": "Bob"})
         self.assertEqual(status, 201, joined)
         self.assertTrue(joined["ws_url"].startswith(f"{a.ws_base}/api/games/g1/ws?token="))  # the owner's URL
-        guest = yield connect(reactor, joined["ws_url"])
-        yield guest.wait_for(of_type("player_joined"))
-        start_match([(host, "aru"), (guest, "mai")], throws=(0, 2))
-        complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
-        self.assertEqual(complete["eventData"]["data"], {"winnerId": "alice", "loserId": "bob"})
-        self.assertEqual((yield defer.gatherResults([host.closed, guest.closed])), [1000, 1000])
+        winner, codes = yield play_game(created["ws_url"], joined["ws_url"])
+        self.assertEqual((winner, codes), ({"winnerId": "alice", "loserId": "bob"}, [1000, 1000]))
         for node in self.nodes:
             for _ in range(50):
                 status, _ = yield node.request("GET", "/api/games/g1")
@@ -112,8 +86,8 @@ class PlayTests(ClusterTestCase):
         status, active = yield c.request("GET", "/active_games")
         self.assertEqual((status, active), (200, ["orig"]))
         # Both players use one fixed address (node c), which holds nothing: c relays them to a.
-        winner = yield play_to_the_end(f"{c.ws_base}/?game_token={host['gameToken']}&user_id=u1",
-                                       f"{c.ws_base}/?game_token={guest['gameToken']}&user_id=u2")
+        winner, _ = yield play_game(f"{c.ws_base}/?game_token={host['gameToken']}&user_id=u1",
+                                    f"{c.ws_base}/?game_token={guest['gameToken']}&user_id=u2", clients_close=True)
         self.assertEqual(winner["winnerId"], "u1")
         status, _ = yield b.request("POST", "/remove_game", {"gameId": "orig"})
         self.assertEqual(status, 200)

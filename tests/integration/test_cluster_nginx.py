@@ -9,12 +9,11 @@ from twisted.trial.unittest import TestCase
 
 import treq
 
-from tests.support.cluster import start_nginx, start_nodes
+from tests.support.cluster import GAME_COMPLETE, play_game, start_nginx, start_nodes
 from tests.support.process import free_port, free_port_range
 from tests.support.redis import start_redis
 from tests.support.wsclient import connect, of_type, start_match
 
-GAME_COMPLETE = 1
 
 
 class NginxTests(TestCase):
@@ -51,14 +50,8 @@ class NginxTests(TestCase):
                                             {"user_id": "bob", "username": "Bob"})
         self.assertEqual(status, 201, joined)
         self.assertTrue(joined["ws_url"].startswith(f"{self.proxy.ws_base}/n/{owner}/"))
-        host = yield connect(reactor, created["ws_url"])
-        yield host.wait_for(of_type("player_joined"))
-        guest = yield connect(reactor, joined["ws_url"])
-        yield guest.wait_for(of_type("player_joined"))
-        start_match([(host, "aru"), (guest, "mai")], throws=(0, 2))
-        complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
-        self.assertEqual(complete["eventData"]["data"]["winnerId"], "alice")
-        self.assertEqual((yield defer.gatherResults([host.closed, guest.closed])), [1000, 1000])
+        winner, codes = yield play_game(created["ws_url"], joined["ws_url"])
+        self.assertEqual((winner["winnerId"], codes), ("alice", [1000, 1000]))
 
     @defer.inlineCallbacks
     def test_a_launched_match_played_through_the_proxy(self):

@@ -248,6 +248,7 @@ class OutageTests(ClusterTestCase):
         self.assertEqual(sorted(g["game_id"] for g in games), ["ga", "gb"])
         joined = yield a.cluster.games.join("gb", "u4", "Dee")
         self.assertEqual(joined.node, "b")
+        yield self.settled()
         seat_keys = yield self.redis.command("KEYS", f"{PREFIX}seat:*")
         self.assertEqual(len(seat_keys), 3)  # the hosts' seats and u4's
         self.assertNotIn(joined.token, json.dumps(seat_keys))

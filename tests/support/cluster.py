@@ -12,14 +12,16 @@ import shutil
 import signal
 
 import treq
-from twisted.internet import defer, protocol, reactor, task
+from twisted.internet import defer, reactor, task
 
 import tests
-from tests.support.process import Daemon, free_port
+from tests.support.process import Daemon, _DaemonProtocol, free_port
+from tests.support.wsclient import connect, of_type, start_match
 
 SITE = os.path.abspath(os.path.join(os.path.dirname(tests.__file__), "..", "contrib", "nginx", "rpsa-cluster.conf"))
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FAST = ("--tick", "0.02", "--reconnect-grace", "5")
+GAME_COMPLETE = 1
 
 
 class Node(Daemon):
@@ -36,6 +38,25 @@ class Node(Daemon):
         if self._public is not None:
             args += ["--public-url", self._public(self)]
         return twistd_argv[0], twistd_argv + args
+
+
+@defer.inlineCallbacks
+def play_game(host_url, guest_url, clients_close=False):
+    """The host and the guest connect and play (rock beats scissors: the host wins); fires with
+    ``(GAME_COMPLETE's data, close codes)``.  ``clients_close``: the clients close after GAME_COMPLETE (the
+    original's routes keep a finished game's sockets open), else they wait for the server's close."""
+    host = yield connect(reactor, host_url)
+    yield host.wait_for(of_type("player_joined"))
+    guest = yield connect(reactor, guest_url)
+    yield guest.wait_for(of_type("player_joined"))
+    start_match([(host, "aru"), (guest, "mai")], throws=(0, 2))
+    complete = yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
+    yield guest.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
+    if clients_close:
+        for client in (host, guest):
+            client.sendClose(1000)
+    codes = yield defer.gatherResults([host.closed, guest.closed])
+    return complete["eventData"]["data"], codes
 
 
 @defer.inlineCallbacks
@@ -78,20 +99,6 @@ def _stopped_cleanly(testcase, node):
         return
     exit_code, signal = yield node.stop()
     testcase.assertEqual((exit_code, signal), (0, None), node.log)
-
-
-class _Nginx(protocol.ProcessProtocol):
-    def __init__(self):
-        self.output = []
-        self.ended = defer.Deferred()
-
-    def outReceived(self, data):
-        self.output.append(data)
-
-    errReceived = outReceived
-
-    def processEnded(self, reason):
-        self.ended.callback(None)
 
 
 class Proxy:
@@ -186,7 +193,7 @@ def start_nginx(testcase, nodes, port=None, match_ports="[0-9]+"):
     user = "user root;\n" if os.geteuid() == 0 else ""
     with open(os.path.join(directory, "nginx.conf"), "w", encoding="utf-8") as f:
         f.write(MAIN.format(dir=directory, user=user))
-    proto = _Nginx()
+    proto = _DaemonProtocol()  # records the output, fires ``ended``
     argv = [NGINX, "-p", directory, "-c", os.path.join(directory, "nginx.conf"), "-g", "daemon off;"]
     process = reactor.spawnProcess(proto, argv[0], argv, env={})
     proxy = Proxy(directory, port, proto, process)
