@@ -89,6 +89,8 @@ class GameDirectory(service.Service, LobbyObserver):
         self.incarnation = incarnation
         self._delay = delay
         self._marked: Dict[str, Any] = {}  # game id -> session to write, or None to delete
+        self._last_values: Dict[str, List[str]] = {}  # game id -> the values last written (a change that shows
+        # nothing new in the directory, such as one player readying, is not written again)
         self._flush_call = None
         self._writing = False
         self._waiting: Optional[defer.Deferred] = None
@@ -134,6 +136,7 @@ class GameDirectory(service.Service, LobbyObserver):
                 self._marked.setdefault(game_id, None)
             for game_id, session in held.items():
                 self._marked[game_id] = session
+            self._last_values.clear()  # everything again: Redis may have lost it
             log.info("cluster: republishing {count} game(s) of node {node}", count=len(held), node=self.node)
             self._schedule()
 
@@ -162,8 +165,20 @@ class GameDirectory(service.Service, LobbyObserver):
         batch = list(self._marked.items())[:BATCH]
         for game_id, _ in batch:
             del self._marked[game_id]
-        publish = [v for _, session in batch if session is not None for v in game_values(session)]
-        remove = [game_id for game_id, session in batch if session is None]
+        publish, remove = [], []
+        for game_id, session in batch:
+            if session is None:
+                remove.append(game_id)
+                self._last_values.pop(game_id, None)
+                continue
+            values = game_values(session)
+            if self._last_values.get(game_id) != values:
+                self._last_values[game_id] = values
+                publish += values
+        if not publish and not remove:  # nothing the directory shows has changed
+            if self._marked:
+                self._schedule()
+            return defer.succeed(None)
         self._writing = True
         d = defer.succeed(None)
         if remove:
@@ -191,6 +206,7 @@ class GameDirectory(service.Service, LobbyObserver):
         self._writing = False
         for game_id, session in batch:
             self._marked.setdefault(game_id, session)  # a newer mark wins
+            self._last_values.pop(game_id, None)
         if not failure.check(DirectoryUnavailable):
             log.failure("cluster: writing {count} game(s) to the directory failed", failure, count=len(batch))
             self._flush_call = self._reactor.callLater(1.0, self.flush)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -31,7 +31,6 @@ from rpsa.web import APIError
 log = Logger()
 
 MAX_PLACEMENT_TRIES = 3  # nodes a create is offered to when the receiving node has no room
-REFUSALS = (lobby_errors.LobbyFull.code, lobby_errors.Draining.code)
 
 # Every lobby error class by its code, to raise the owner's error again where the request came in.
 _LOBBY_ERRORS = {cls.code: cls for cls in lobby_errors.LobbyError.__subclasses__()}
@@ -77,8 +76,7 @@ class LocalGames(LobbyRequests, RequestHandler):
 
     def has_room(self) -> bool:
         """Whether a new game may land here (not draining, under ``--max-games``)."""
-        refusal = self.refusal()
-        return refusal is None
+        return self.refusal() is None
 
     @defer.inlineCallbacks
     def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3, **extra):

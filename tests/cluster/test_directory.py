@@ -129,6 +129,20 @@ class WriteTests(DirectoryTestCase):
         self.clock.advance(1.0)
         self.connection.take("PUBLISH_GAMES")
 
+    def test_a_change_the_directory_does_not_show_is_not_written_again(self):
+        session = Session("g1")
+        self.directory.game_changed(session)
+        self.clock.advance(WRITE_DELAY)
+        self.connection.take("PUBLISH_GAMES")[1].callback([])
+        self.directory.game_changed(session)  # e.g. one player readying: nothing listed changes
+        self.clock.advance(WRITE_DELAY)
+        self.assertEqual(self.connection.calls, [])
+        session.spectators.add(object())
+        self.directory.game_changed(session)
+        self.clock.advance(WRITE_DELAY)
+        argv, _ = self.connection.take("PUBLISH_GAMES")
+        self.assertEqual(argv[8], "1")  # spectators
+
     def test_conflicts_are_counted(self):
         self.directory.game_changed(Session("g1"))
         self.clock.advance(WRITE_DELAY)

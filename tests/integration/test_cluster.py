@@ -6,7 +6,7 @@ import signal
 from twisted.internet import defer, reactor, task
 from twisted.trial.unittest import TestCase
 
-from tests.support.cluster import GAME_COMPLETE, all_see, play_game, start_nodes
+from tests.support.cluster import GAME_COMPLETE, all_see, listing, play_game, polled, start_nodes
 from tests.support.process import free_port_range
 from tests.support.redis import start_redis
 from tests.support.wsclient import connect, of_type, start_match
@@ -34,24 +34,16 @@ class PlayTests(ClusterTestCase):
                                                                  "game_id": "g1"})
         self.assertEqual(status, 201, created)
         self.assertTrue(created["ws_url"].startswith(f"{a.ws_base}/api/games/g1/ws?token="))
-        for node in (b, c):  # a's write reaches Redis at its next turn: within a few polls
-            for _ in range(50):
-                _, listed = yield node.request("GET", "/api/games")
-                if listed["games"]:
-                    break
-                yield task.deferLater(reactor, 0.05, lambda: None)
-            self.assertEqual([(g["game_id"], g["node"]) for g in listed["games"]], [("g1", "a")])
+        for node in (b, c):
+            listed = yield listing(node, lambda games: games)
+            self.assertEqual([(g["game_id"], g["node"]) for g in listed], [("g1", "a")])
         status, joined = yield c.request("POST", "/api/games/g1/players", {"user_id": "bob", "username": "Bob"})
         self.assertEqual(status, 201, joined)
         self.assertTrue(joined["ws_url"].startswith(f"{a.ws_base}/api/games/g1/ws?token="))  # the owner's URL
         winner, codes = yield play_game(created["ws_url"], joined["ws_url"])
         self.assertEqual((winner, codes), ({"winnerId": "alice", "loserId": "bob"}, [1000, 1000]))
         for node in self.nodes:
-            for _ in range(50):
-                status, _ = yield node.request("GET", "/api/games/g1")
-                if status == 404:
-                    break
-                yield task.deferLater(reactor, 0.05, lambda: None)
+            status, _ = yield polled(node, "/api/games/g1", lambda status, body: status == 404)
             self.assertEqual(status, 404)
         self.assertIn("forwarding join of game g1", b.log + c.log)
 
@@ -83,7 +75,7 @@ class PlayTests(ClusterTestCase):
         self.assertEqual(status, 200)
         status, guest = yield b.request("POST", "/join_game", {"gameId": "orig", "userId": "u2", "username": "Two"})
         self.assertEqual(status, 200, guest)
-        status, active = yield c.request("GET", "/active_games")
+        status, active = yield polled(c, "/active_games", lambda status, body: body)
         self.assertEqual((status, active), (200, ["orig"]))
         # Both players use one fixed address (node c), which holds nothing: c relays them to a.
         winner, _ = yield play_game(f"{c.ws_base}/?game_token={host['gameToken']}&user_id=u1",
@@ -138,11 +130,8 @@ class FailureTests(ClusterTestCase):
         self.assertEqual(status, 201)
         os.kill(a.process.pid, signal.SIGKILL)
         yield a.proto.ended
-        killed_at = reactor.seconds()
-        yield all_see([b, c], 2, attempts=100)
-        status, listed = yield b.request("GET", "/api/games")
-        self.assertEqual(listed["games"], [])
-        self.assertLess(reactor.seconds() - killed_at, 10)
+        yield all_see([b, c], 2, attempts=100)  # bounded: 100 polls 0.1 s apart, the 10 seconds
+        self.assertEqual((yield listing(b, lambda games: not games, attempts=1)), [])
         status, created = yield c.request("POST", "/api/games", {"user_id": "u2", "username": "Two",
                                                                  "game_id": "lost"})
         self.assertEqual(status, 201, created)
@@ -159,12 +148,7 @@ class FailureTests(ClusterTestCase):
         guest = yield connect(reactor, joined["ws_url"])
         yield guest.wait_for(of_type("player_joined"))
         yield self.redis.stop()
-        status, health = yield a.request("GET", "/healthz")
-        for _ in range(50):
-            if health["status"] == "degraded":
-                break
-            yield task.deferLater(reactor, 0.1, lambda: None)
-            status, health = yield a.request("GET", "/healthz")
+        status, health = yield polled(a, "/healthz", lambda status, body: body["status"] == "degraded")
         self.assertEqual((status, health["status"]), (200, "degraded"))
         for node, method, path, body in ((b, "GET", "/api/games", None),
                                          (c, "POST", "/api/games", {"user_id": "x", "username": "X"}),
@@ -176,27 +160,38 @@ class FailureTests(ClusterTestCase):
         yield host.wait_for(of_type("RPSGameEvent", event=GAME_COMPLETE))
         yield self.redis.start()  # empty: no persistence
         for node in self.nodes:
-            for _ in range(100):
-                status, health = yield node.request("GET", "/healthz")
-                if health["status"] == "ok":
-                    break
-                yield task.deferLater(reactor, 0.1, lambda: None)
+            yield polled(node, "/healthz", lambda status, body: body["status"] == "ok", attempts=200)
         yield all_see(self.nodes, 3)
         status, second = yield c.request("POST", "/api/games", {"user_id": "u3", "username": "Three",
                                                                 "game_id": "after"})
         self.assertEqual(status, 201)
-        status, listed = yield a.request("GET", "/api/games")
-        self.assertEqual(sorted((g["game_id"], g["node"]) for g in listed["games"]), [("after", "c"), ("kept", "b")])
+        listed = yield listing(a, lambda games: len(games) == 2)
+        self.assertEqual(sorted((g["game_id"], g["node"]) for g in listed), [("after", "c"), ("kept", "b")])
         self.assertNotIn("Traceback", a.log + b.log + c.log)
 
 
 class DrainTests(ClusterTestCase):
+    @property
+    def node_args(self):
+        low, high = free_port_range(8)
+        return ("--match-ports", f"{low}-{high}", "--drain-timeout", "60")
+
     @defer.inlineCallbacks
     def test_a_draining_node_places_creates_elsewhere_and_leaves_when_it_exits(self):
         a, b, c = self.nodes
-        status, kept = yield a.request("POST", "/api/games", {"user_id": "u1", "username": "One", "game_id": "k"})
-        a.process.signalProcess("TERM")
-        yield a.proto.ended
+        body = {"match_id": "keep", "players": [{"user_id": "p1", "username": "P1"},
+                                                {"user_id": "p2", "username": "P2"}]}
+        status, placed = yield a.request("PUT", "/api/match", body)  # a has the most room (a tie): it is a's
+        self.assertEqual(status, 201, placed)
+        a.process.signalProcess("TERM")  # a drains: it waits for its match (up to --drain-timeout)
+        status, health = yield polled(a, "/healthz", lambda status, body: status == 503)
+        self.assertEqual(health, {"status": "draining"})
+        status, created = yield a.request("POST", "/api/games", {"user_id": "u1", "username": "One"})
+        self.assertEqual(status, 201, created)
+        self.assertFalse(created["ws_url"].startswith(a.ws_base), created["ws_url"])  # placed on b or c
+        status, _ = yield b.request("DELETE", "/api/match/keep")  # carried to a; a's drain ends
+        self.assertEqual(status, 200)
+        exit_status = yield a.proto.ended
+        self.assertEqual(exit_status, (0, None), a.log)
         yield all_see([b, c], 2, attempts=30)
-        status, created = yield b.request("POST", "/api/games", {"user_id": "u2", "username": "Two"})
-        self.assertEqual(status, 201)
+        self.assertIn("left the cluster", a.log)

@@ -83,6 +83,25 @@ def all_see(nodes, count, attempts=200):
 
 
 @defer.inlineCallbacks
+def polled(node, path, wanted, attempts=100, step=0.05):
+    """``(status, body)`` of ``GET path`` on ``node`` once ``wanted(status, body)`` is true, or the last one after
+    ``attempts`` polls ``step`` seconds apart (an owner writes its changes within 50 ms; a node finds Redis gone
+    or back within a second or two)."""
+    for _ in range(attempts):
+        status, body = yield node.request("GET", path)
+        if wanted(status, body):
+            break
+        yield task.deferLater(reactor, step, lambda: None)
+    return status, body
+
+
+def listing(node, wanted, attempts=100):
+    """``node``'s ``GET /api/games`` list once ``wanted(games)`` is true (see :func:`polled`)."""
+    d = polled(node, "/api/games", lambda status, body: wanted(body["games"]), attempts)
+    return d.addCallback(lambda answer: answer[1]["games"])
+
+
+@defer.inlineCallbacks
 def nodes_seen(node):
     """The live nodes ``node`` reports in ``/metrics`` (``rpsa_cluster_nodes``)."""
     response = yield treq.get(f"{node.url}/metrics", timeout=5, persistent=False)
