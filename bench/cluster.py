@@ -4,12 +4,12 @@
     python3 bench/cluster.py [--games 200] [--reps 3] [--joins 400] [--tick 0.02] [--callgrind-games 40] [--json FILE]
 
 1. CPU per game.  For each rep, one daemon without ``--redis`` and one with it (and a local
-   redis-server), alternately, each fresh: ``rpsa.tools.loadtest --mode once`` plays
-   ``--games`` whole games (create, join, two WebSockets, play to GAME_COMPLETE, close), and
-   the daemon's own CPU time (utime + stime from /proc/PID/stat, not wall time: other load
-   on the machine changes it little) over the run is divided by the games completed.
-   Medians over the reps; the ratio is with/without, also as the median of each rep's own
-   ratio (the two runs of a rep see about the same machine load).
+   redis-server), fresh, side by side: at the same time, a ``rpsa.tools.loadtest --mode
+   once`` for each plays ``--games`` whole games (create, join, two WebSockets, play to
+   GAME_COMPLETE, close), and each daemon's own CPU time (utime + stime from
+   /proc/PID/stat, not wall time) over the run is divided by its games completed.  Running
+   them together makes both see the same machine load at the same moments, so each rep's
+   ratio (with/without) is a fair pair; the report gives the medians and those ratios.
 2. Redis commands per game, in the same runs, divided by the games completed: those the node
    sent (its ``rpsa_redis_commands_total``: script calls, heartbeats included) and those
    Redis ran (``INFO commandstats``, which counts each command a script runs).
@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -200,34 +201,42 @@ def play(port: int, games: int, tick: float, slow: bool = False) -> int:
 
 
 def cpu_per_game(args) -> dict:
+    """Both daemons run at once, each with its own load generator (the same games): whatever else the machine
+    does, both see it at the same moments, so each rep's ratio is a fair pair."""
     figures = {"without": [], "with": [], "commands": [], "executed": []}
     for rep in range(args.reps):
-        for mode in ("without", "with"):
-            redis = Redis() if mode == "with" else None
-            extra = ["--redis", redis.url] if redis else []
-            # A fast tick makes short games; the clients then send more than 20 messages a second.
-            daemon = Daemon(["--tick", str(args.tick), "--max-games", "100000", "--max-messages-per-second", "1000",
-                             *extra])
-            try:
-                time.sleep(1.0)  # the node joined, its first heartbeats are out
-                sent = metric(daemon.port, "rpsa_redis_commands_total") if redis else 0
-                before, calls = cpu_seconds(daemon.proc.pid), redis.calls() if redis else 0
-                completed = play(daemon.port, args.games, args.tick)
-                spent = cpu_seconds(daemon.proc.pid) - before
-                figures[mode].append(spent / completed * 1000)
-                if redis:
-                    figures["executed"].append((redis.calls() - calls) / completed)
-                    figures["commands"].append((metric(daemon.port, "rpsa_redis_commands_total") - sent) / completed)
-                print(f"rep {rep + 1} {mode:7} --redis: {completed} games, {spent:.2f} s CPU, "
-                      f"{figures[mode][-1]:.2f} ms/game" + (
-                          f", {figures['commands'][-1]:.1f} commands sent and {figures['executed'][-1]:.1f} run "
-                          "by Redis (scripts' included) per game" if redis else ""), file=sys.stderr)
-            finally:
+        redis = Redis()
+        daemons = {"without": Daemon(["--tick", str(args.tick), "--max-games", "100000",
+                                      "--max-messages-per-second", "1000"]),
+                   "with": Daemon(["--tick", str(args.tick), "--max-games", "100000",
+                                   "--max-messages-per-second", "1000", "--redis", redis.url])}
+        try:
+            time.sleep(1.0)  # the node joined, its first heartbeats are out
+            sent = metric(daemons["with"].port, "rpsa_redis_commands_total")
+            calls = redis.calls()
+            before = {mode: cpu_seconds(d.proc.pid) for mode, d in daemons.items()}
+            completed = {}
+            threads = [threading.Thread(target=lambda m=mode, d=daemon: completed.__setitem__(
+                m, play(d.port, args.games, args.tick))) for mode, daemon in daemons.items()]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=900)
+            for mode, daemon in daemons.items():
+                spent = cpu_seconds(daemon.proc.pid) - before[mode]
+                figures[mode].append(spent / completed[mode] * 1000)
+            figures["executed"].append((redis.calls() - calls) / completed["with"])
+            figures["commands"].append((metric(daemons["with"].port, "rpsa_redis_commands_total") - sent)
+                                       / completed["with"])
+            print(f"rep {rep + 1}: {completed['without']} + {completed['with']} games, "
+                  f"{figures['without'][-1]:.2f} ms/game without --redis, {figures['with'][-1]:.2f} with; "
+                  f"{figures['commands'][-1]:.1f} commands sent and {figures['executed'][-1]:.1f} run by Redis "
+                  "(scripts' included) per game", file=sys.stderr)
+        finally:
+            for daemon in daemons.values():
                 daemon.stop()
-                if redis:
-                    redis.stop()
+            redis.stop()
     without, with_ = statistics.median(figures["without"]), statistics.median(figures["with"])
-    # Each rep runs both modes back to back, so a rep's ratio sees about the same machine load.
     paired = [w / wo for w, wo in zip(figures["with"], figures["without"])]
     return {"cpu_ms_per_game_without": round(without, 3), "cpu_ms_per_game_with": round(with_, 3),
             "ratio": round(with_ / without, 4), "paired_ratio_median": round(statistics.median(paired), 4),

@@ -78,15 +78,19 @@ class LocalGames(LobbyRequests, RequestHandler):
         """Whether a new game may land here (not draining, under ``--max-games``)."""
         return self.refusal() is None
 
-    @defer.inlineCallbacks
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3, **extra):
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3,
+               **extra) -> defer.Deferred:
         """Claim the id in the directory, then create the game here; fires with a :class:`Seated`."""
         refusal = self.refusal(game_id)
         if refusal is not None:
-            raise refusal
+            return defer.fail(refusal)
         if game_id is None:
             game_id = secrets.token_urlsafe(9)
-        owner = yield self.directory.claim(game_id, self._clock())
+        d = self.directory.claim(game_id, self._clock())
+        return d.addCallback(self._claimed, user_id, username, game_id, rounds, extra)
+
+    def _claimed(self, owner: Optional[str], user_id: str, username: str, game_id: str, rounds: int,
+                 extra: Dict[str, Any]) -> Seated:
         if owner is not None:
             raise lobby_errors.GameExists(f"game {game_id!r} already exists (on node {owner})")
         try:
@@ -149,12 +153,17 @@ class ClusterGames:
         if not self.directory.available:
             raise DirectoryUnavailable()
 
-    @defer.inlineCallbacks
-    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3, **extra):
+    def create(self, user_id: str, username: str, game_id: Optional[str] = None, rounds: int = 3,
+               **extra) -> defer.Deferred:
         """A new game here, or on the live node with the most room; fires with a :class:`Seated`."""
-        self._available()
+        if not self.directory.available:
+            return defer.fail(DirectoryUnavailable())
         if self.local.has_room() or (game_id is not None and game_id in self.lobby.games):
-            return (yield self.local.create(user_id, username, game_id, rounds, **extra))
+            return self.local.create(user_id, username, game_id, rounds, **extra)
+        return self._create_elsewhere(user_id, username, game_id, rounds, extra)
+
+    @defer.inlineCallbacks
+    def _create_elsewhere(self, user_id, username, game_id, rounds, extra):
         args = {"user_id": user_id, "username": username, "game_id": game_id, "rounds": rounds, "extra": extra}
         for target in self.nodes.place("games", exclude={self.node})[:MAX_PLACEMENT_TRIES]:
             try:
@@ -164,22 +173,21 @@ class ClusterGames:
             return Seated(**result)
         raise self.local.refusal(game_id)  # this node's own reason (full, draining)
 
-    @defer.inlineCallbacks
-    def join(self, game_id: str, user_id: str, username: str):
+    def join(self, game_id: str, user_id: str, username: str) -> defer.Deferred:
         """Seat ``user_id`` in the game, on its owner; fires with a :class:`Seated`."""
-        result = yield self._at_owner(game_id, "join", {"game_id": game_id, "user_id": user_id, "username": username},
-                                      lambda: self.local.join(game_id, user_id, username))
-        return result if isinstance(result, Seated) else Seated(**result)
+        d = self._at_owner(game_id, "join", {"game_id": game_id, "user_id": user_id, "username": username},
+                           self.local.join, game_id, user_id, username)
+        return d.addCallback(lambda result: result if isinstance(result, Seated) else Seated(**result))
 
     def remove(self, game_id: str, code: int) -> defer.Deferred:
         """Remove the game (its sockets closed with ``code``), on its owner."""
         return self._at_owner(game_id, "remove", {"game_id": game_id, "code": code},
-                              lambda: self.local.remove(game_id, code)).addCallback(lambda _: None)
+                              self.local.remove, game_id, code).addCallback(lambda _: None)
 
     def remove_player(self, game_id: str, user_id: str) -> defer.Deferred:
         """Remove player 2, on the game's owner; fires with True if their connection was open."""
         return self._at_owner(game_id, "remove_player", {"game_id": game_id, "user_id": user_id},
-                              lambda: self.local.remove_player(game_id, user_id)).addCallback(bool)
+                              self.local.remove_player, game_id, user_id).addCallback(bool)
 
     @defer.inlineCallbacks
     def list(self, joinable_only: bool = False):
@@ -211,23 +219,22 @@ class ClusterGames:
 
     # -- internals -------------------------------------------------------------------------
 
-    @defer.inlineCallbacks
-    def _at_owner(self, game_id: str, op: str, args: Dict[str, Any], here):
-        """``here()`` if this node owns the game, else ``op`` forwarded to its owner."""
-        self._available()
-        owner = yield self._owner(game_id)
-        if owner == self.node:
-            return here()
-        return (yield self._forward(owner, op, args, game_id))
-
-    @defer.inlineCallbacks
-    def _owner(self, game_id: str):
+    def _at_owner(self, game_id: str, op: str, args: Dict[str, Any], here, *here_args) -> defer.Deferred:
+        """``here(*here_args)`` if this node holds the game (no Redis round trip), else ``op`` at its owner."""
+        if not self.directory.available:
+            return defer.fail(DirectoryUnavailable())
         if game_id in self.lobby.games:
-            return self.node
-        found = yield self.directory.get(game_id)
-        if found is None:
-            raise lobby_errors.NoSuchGame(f"no game {game_id!r}")
-        return found[0]
+            return defer.maybeDeferred(here, *here_args)
+        return self._owner(game_id).addCallback(
+            lambda owner: here(*here_args) if owner == self.node else self._forward(owner, op, args, game_id))
+
+    def _owner(self, game_id: str) -> defer.Deferred:
+        def owner(found):
+            if found is None:
+                raise lobby_errors.NoSuchGame(f"no game {game_id!r}")
+            return found[0]
+
+        return self.directory.get(game_id).addCallback(owner)
 
     @defer.inlineCallbacks
     def _forward(self, owner: str, op: str, args: Dict[str, Any], game_id: Optional[str]):
