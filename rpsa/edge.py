@@ -29,14 +29,18 @@ import re
 from typing import Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from twisted.internet import defer
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
 
 from rpsa.cors import CORSPolicy
 from rpsa.play.hooks import ServerHooks
 from rpsa.web import APIError, error_response
 
+log = Logger()
 _HOST = re.compile(r"[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]+")
 
 
@@ -67,11 +71,30 @@ def template_pattern(template: str) -> "re.Pattern[str]":
 
 class Upgrade(NamedTuple):
     """A WebSocket route: its ``template``, and ``handler(request, **parameters)``, which returns the
-    resource that upgrades the request or raises APIError; ``render_error`` answers that error."""
+    resource that upgrades the request (or a Deferred firing with it: a cluster's relay looks its node
+    up first) or raises APIError; ``render_error`` answers that error."""
 
     template: str
     handler: Callable[..., Resource]
     render_error: Callable[[object, APIError], bytes]
+
+
+def _api_error(failure) -> APIError:
+    """The APIError of a handler's failed Deferred (any other failure is logged and answered 500)."""
+    if failure.check(APIError):
+        return failure.value
+    log.failure("a WebSocket upgrade failed", failure)
+    return APIError(500, "internal_error", "internal server error")
+
+
+def _render_later(request, render, *args) -> None:
+    """``render(request, *args)`` once a handler's Deferred has fired, finishing ``request`` unless it was upgraded."""
+    if request.finished or request.channel is None:
+        return  # the client went away while the handler waited
+    body = render(request, *args)
+    if body is not NOT_DONE_YET:
+        request.write(body)
+        request.finish()
 
 
 class RequestGate(Resource):
@@ -137,6 +160,11 @@ class RequestGate(Resource):
                         resource = upgrade.handler(request, **parameters)
                     except APIError as e:
                         return upgrade.render_error(request, e)
+                    if isinstance(resource, defer.Deferred):
+                        resource.addCallbacks(lambda found: _render_later(request, found.render),
+                                              lambda failure: _render_later(request, upgrade.render_error,
+                                                                            _api_error(failure)))
+                        return NOT_DONE_YET
                     return resource.render(request)
         return self._inner.render(request)
 

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by every API: JSON bodies, errors, routing helpers, access, URLs.
+"""HTTP plumbing shared by every API: JSON bodies, errors, routing helpers, access (URLs: rpsa.urls).
 
 Each API is a Klein app made by :func:`new_app`, which installs the one set of
 error handlers (:func:`install_error_handlers`): an :class:`APIError`, a
@@ -18,7 +18,7 @@ import hmac
 import json
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote
 
 from klein import Klein
 from twisted.logger import Logger
@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import UnicodeConverter
 
 from rpsa.contract import bodies
+from rpsa.urls import URLBuilder, public_base  # noqa: F401 - part of the plumbing every API imports from here
 
 log = Logger()
 T = TypeVar("T")
@@ -296,43 +297,3 @@ class AccessPolicy:
         return hmac.compare_digest(credentials.strip(), self._key)
 
 
-class URLBuilder:
-    """Builds the ws:// and wss:// URLs handed out.
-
-    ``public_url``: ``--public-url`` (http maps to ws, https to wss), or None
-    to build them from each request's Host.
-    """
-
-    def __init__(self, public_url: Optional[str] = None):
-        self._base = None
-        if public_url:
-            parts = urlsplit(public_url)
-            scheme = {"http": "ws", "https": "wss"}[parts.scheme]
-            self._base = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-    def websocket_origins(self) -> List[str]:
-        """The WebSocket origin of ``--public-url`` (pages may connect to it), if one is set."""
-        if self._base is None:
-            return []
-        parts = urlsplit(self._base)
-        return [f"{parts.scheme}://{parts.netloc}"]
-
-    def base(self, request, port: Optional[int] = None) -> str:
-        """``ws[s]://host[:port][/prefix]`` for this request; with ``port``, ``ws://host:port`` (a match child)."""
-        if self._base is not None:
-            base = self._base
-        else:
-            host = (request.getHeader(b"host") or b"localhost").decode("latin-1")
-            base = f"{'wss' if request.isSecure() else 'ws'}://{host}"
-        if port is None:
-            return base
-        # A match child serves plain ws:// at the root of its own port: keep only the host.
-        hostname = urlsplit(base).hostname or "localhost"
-        if ":" in hostname:
-            hostname = f"[{hostname}]"
-        return f"ws://{hostname}:{port}"
-
-    def game_urls(self, request, game_id: str, token: str) -> Dict[str, str]:
-        """``ws_url`` (with the token) and ``spectate_url`` of a lobby game."""
-        path = f"{self.base(request)}/api/games/{quote(game_id, safe='')}/ws"
-        return {"ws_url": f"{path}?token={quote(token, safe='')}", "spectate_url": path}

@@ -5,7 +5,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
-from twisted.web.test.requesthelper import DummyRequest
+from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
 from rpsa.cors import CORSPolicy
 from rpsa.edge import PerAddressLimit, RequestGate, host_problem, template_pattern
@@ -60,6 +60,41 @@ class GateTests(SynchronousTestCase):
                          (200, b"inner", [b"https://portal.test"]))
         code, headers, _ = answer(b"OPTIONS", origin=b"https://portal.test")  # not a preflight: Allow
         self.assertEqual((code, headers.getRawHeaders(b"allow")), (204, [b"GET, HEAD, OPTIONS, POST"]))
+
+    def test_an_upgrade_answered_later(self):
+        """An upgrade handler may answer with a Deferred: its resource, or its APIError, once it fires."""
+        from twisted.internet import defer
+        from twisted.web.server import NOT_DONE_YET
+
+        from rpsa.edge import Upgrade
+        from rpsa.web import APIError, error_response
+
+        upgraded = Resource()
+        upgraded.render = lambda request: b"upgraded"
+        pending = []
+        gate = RequestGate(None, {"/ws": ["GET"]}, upgrades=[
+            Upgrade("/ws", lambda request: pending.pop(0), error_response)])
+
+        def answer(d):
+            pending.append(d)
+            request = DummyRequest([b"ws"])
+            request.channel = DummyChannel()  # connected
+            request.method, request.path = b"GET", b"/ws"
+            request.requestHeaders.setRawHeaders(b"upgrade", [b"websocket"])
+            self.assertEqual(gate.render(request), NOT_DONE_YET)
+            return request
+
+        d = defer.Deferred()
+        request = answer(d)
+        self.assertEqual(request.written, [])  # nothing until the handler's Deferred fires
+        d.callback(upgraded)
+        self.assertEqual((b"".join(request.written), request.finished), (b"upgraded", 1))
+        request = answer(defer.fail(APIError(503, "directory_unavailable", "Redis is unreachable")))
+        self.assertEqual((request.responseCode, request.finished), (503, 1))
+        self.assertIn(b"directory_unavailable", b"".join(request.written))
+        request = answer(defer.fail(RuntimeError("a bug")))
+        self.assertEqual((request.responseCode, request.finished), (500, 1))
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
     def test_template_pattern(self):
         found = template_pattern("/api/games/{game_id}/players/{user_id}").match("/api/games/g%201/players/u")

@@ -17,7 +17,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from rpsa.contract import jsonbody, names
-from rpsa.contract.names import MatchId, Name, Rounds
+from rpsa.contract.names import MatchId, Name, NodeName, Rounds
 
 T = TypeVar("T")
 
@@ -228,6 +228,7 @@ class GameSummary(_Answer):
     spectators: Annotated[int, Meta(ge=0)]
     joinable: bool
     created_at: Union[int, float]
+    node: Union[NodeName, msgspec.UnsetType] = msgspec.UNSET  # with --redis: the cluster node holding the game
 
 
 class GameList(_Answer):

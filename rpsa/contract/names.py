@@ -45,11 +45,15 @@ MATCH_ID_DESCRIPTION = f"1 to {MAX_LENGTH} letters, digits, '-' or '_'"
 # (rpsa.contract.openapi writes them in the ECMA-262 form that JSON Schema uses).
 NAME_PATTERN = f"^[^{EXCLUDED}]*\\Z"
 MATCH_ID_PATTERN = f"^[{MATCH_ID_ALPHABET}]*\\Z"
-PATTERN_DESCRIPTIONS = {NAME_PATTERN: DESCRIPTION, MATCH_ID_PATTERN: MATCH_ID_DESCRIPTION}
+NODE_NAME_DESCRIPTION = "1-64 letters, digits, '.', '_', '-' or ':'"
+NODE_NAME_PATTERN = "^[A-Za-z0-9._:-]{1,64}\\Z"  # a cluster node's name (--node-name)
+PATTERN_DESCRIPTIONS = {NAME_PATTERN: DESCRIPTION, MATCH_ID_PATTERN: MATCH_ID_DESCRIPTION,
+                        NODE_NAME_PATTERN: NODE_NAME_DESCRIPTION}
 
 Name = Annotated[str, Meta(min_length=1, max_length=MAX_LENGTH, pattern=NAME_PATTERN, description=DESCRIPTION)]
 MatchId = Annotated[str, Meta(min_length=1, max_length=MAX_LENGTH, pattern=MATCH_ID_PATTERN,
                               description=MATCH_ID_DESCRIPTION)]
+NodeName = Annotated[str, Meta(pattern=NODE_NAME_PATTERN, description=NODE_NAME_DESCRIPTION)]
 Rounds = Literal[tuple(VALID_ROUNDS)]  # type: ignore[valid-type]
 
 _NAME = re.compile(NAME_PATTERN)

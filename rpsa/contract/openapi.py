@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 import msgspec
@@ -77,6 +77,22 @@ _RATE_LIMITED = {429: (bodies.ErrorAnswer, "`rate_limited`: with --public-lobby,
                                           "limited per address; Retry-After says when to try again")}
 _PAGE = {200: ("html", "the page"), 304: (None, "the client's copy is current (If-None-Match)")}
 _CORS_REFUSED = "with --cors-origin: a preflight from an origin that is not allowed (rpsa.cors)"
+_DIRECTORY = "`directory_unavailable`: with --redis, the cluster's directory (Redis) is unreachable"
+_OWNER = "`owner_unreachable`: with --redis, the node holding it did not answer in time"
+
+
+def _clustered(responses, forwarded: bool = True, error=bodies.ErrorAnswer):
+    """``responses`` with a cluster's answers: 503 when its directory is unreachable, and (``forwarded``:
+    the request may be carried to another node) 504 when that node does not answer in time."""
+    out = dict(responses)
+    for status, text in ((503, _DIRECTORY), (504, _OWNER))[:2 if forwarded else 1]:
+        if error is not bodies.ErrorAnswer:
+            text = text.split(": ", 1)[1]  # the original routes' errors carry a message only
+        schema, known = out.get(status, (error, None))
+        out[status] = (schema, f"{known}; or {text}" if known else text)
+    return out
+
+
 RETRY_AFTER = {"Retry-After": {"description": "whole seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
 _GAME_LINKS = {name: (op, {"game_id": "$response.body#/game_id"})
                for name, op in (("GetGame", "get_game"), ("JoinGame", "join_game"), ("RemoveGame", "remove_game"))}
@@ -175,6 +191,16 @@ OPERATIONS: List[Operation] = [
                              404: (("text", bodies.CompatErrorAnswer), "no such file, or the web client is off")},
               key=False, parameters=(("name", "path", "the file's name"),)),
 ]
+# With --redis the lobby, original and match routes ask the cluster's directory, and may be carried to
+# the node holding the game or match (rpsa.cluster): True where a request may be carried.
+CLUSTER_ROUTES = {"create_game": True, "list_games": False, "get_game": False, "remove_game": True,
+                   "join_game": True, "remove_player": True, "launch_match": True, "get_match": True,
+                   "stop_match": True, "compat_create_game": True, "compat_join_game": True,
+                   "compat_remove_game": True, "compat_remove_player": True, "compat_active_games": False,
+                   "compat_play_game": False}
+OPERATIONS = [replace(op, answers=_clustered(op.answers, CLUSTER_ROUTES[op.operation_id],
+                                             bodies.CompatErrorAnswer if op.tag == "original" else bodies.ErrorAnswer))
+              if op.operation_id in CLUSTER_ROUTES else op for op in OPERATIONS]
 # Every route also takes OPTIONS (rpsa.edge.RequestGate): 204 with Allow, and with --cors-origin the CORS preflight.
 OPERATIONS += [
     Operation("OPTIONS", path, f"options_{min(op.operation_id for op in OPERATIONS if op.path == path)}",

@@ -15,6 +15,8 @@ from twisted.internet import endpoints
 from twisted.python import usage
 
 from rpsa import cors
+from rpsa.cluster import options as cluster_options
+from rpsa.cluster.node import Cluster, records
 from rpsa.daemon import logs
 from rpsa.daemon.drain import Drainer, DrainState
 from rpsa.daemon.listeners import is_local, split_endpoint
@@ -22,10 +24,10 @@ from rpsa.daemon.metrics import Counters, Metrics, RouteLabels, metrics_site
 from rpsa.daemon.root import RootAPI, route_templates
 from rpsa.daemon.sdnotify import SystemdNotifier
 from rpsa.daemon.service import GameServerService, SignalHandlers, SystemdStatus
-from rpsa.lobby.api import LobbyAPI
+from rpsa.lobby.api import LobbyAPI, lobby_api_error
 from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
-from rpsa.matches.api import MatchAPI
+from rpsa.matches.api import MatchAPI, MatchService
 from rpsa.matches.launcher import MatchLauncher
 from rpsa.matches.notify import MatchNotifications, Notifier
 from rpsa.matches.children import MatchChildren
@@ -37,7 +39,7 @@ from rpsa.redis import options as redis_options
 from rpsa.redis.schema import DEFAULT_PREFIX
 from rpsa.redis.url import parse_redis_url
 from rpsa.site import make_site
-from rpsa.web import AccessPolicy, URLBuilder
+from rpsa.web import AccessPolicy, URLBuilder, public_base
 from rpsa.bots.roster import Bots
 from rpsa.lobby.public import AddressRateLimit, PublicLobby
 from rpsa.webclient.pages import WebClient
@@ -192,6 +194,7 @@ class Options(usage.Options):
          _number(int, 0, "event-stream-maxlen")],
         ["event-queue", None, 10_000, "Most --event-stream entries held while Redis is unreachable; past it the "
                                       "oldest are dropped.", _number(int, 1, "event-queue")],
+        *cluster_options.OPTIONS,
     ]
 
     # How the values of the options not parsed by _number look (docs/operations.md, rpsa.daemon.optionsdoc).
@@ -203,12 +206,13 @@ class Options(usage.Options):
         "match-ports": "`MIN-MAX`, 1024 ≤ MIN ≤ MAX ≤ 65535",
         "metrics-listen": "Twisted endpoint",
         "notify-url": "`http://` or `https://` URL",
-        "public-url": "`http(s)://host[:port][/prefix]`",
+        "public-url": "`http(s)://` or `ws(s)://host[:port][/prefix]`; with --redis `{node}` stands for --node-name",
         "cors-origin": "`http(s)://host[:port]` or `*`; repeat the option, or list several separated by spaces",
         "redis": "`redis://`, `rediss://` or `unix://` URL",
         "redis-key-prefix": "text (may be empty)",
         "event-stream": "stream name",
         "product-id": "text",
+        **cluster_options.VALUE_FORMS,
     }
 
     def __init__(self):
@@ -238,15 +242,8 @@ class Options(usage.Options):
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         url = self["public-url"]
-        if url is not None:
-            parts = urlsplit(url)
-            try:
-                parts.port  # raises ValueError for a port that is not a number, or out of range
-            except ValueError:
-                parts = None
-            if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
-                    or parts.query or parts.fragment):
-                raise usage.UsageError(f"--public-url: expected http(s)://host[:port][/prefix], got {url!r}")
+        if url is not None and public_base(url) is None:
+            raise usage.UsageError(f"--public-url: expected http(s):// or ws(s)://host[:port][/prefix], got {url!r}")
         notify = self["notify-url"]
         if notify is not None:
             parts = urlsplit(notify)
@@ -272,6 +269,7 @@ class Options(usage.Options):
 
         logs.check_log_options(self)
         redis_options.check_options(self)
+        cluster_options.check_options(self)  # with --redis: this node's name and public URL
 
     def game_settings(self) -> GameSettings:
         """The per-game settings these options give."""
@@ -312,26 +310,40 @@ def makeService(options, reactor=None):
     scheduler = TickScheduler(reactor, settings.tick, hooks=counters)
     bots = Bots(reactor)
     events = redis.events if redis is not None else None  # the Varcade event stream, with --event-stream
+    directory = claims = None  # with --redis: this node's games and matches in the cluster's directory
+    if redis is not None:
+        directory, claims = records(reactor, redis.connection, options["redis-key-prefix"] or "",
+                                    options["node-name"])
     lobby = Lobby(reactor, settings, scheduler, max_games=options["max-games"], hooks=counters, draining=draining,
-                  bots=bots, events=events)
+                  bots=bots, events=events, observer=directory)
     notifier = Notifier(options["notify-url"], reactor) if options["notify-url"] else None
     notifications = MatchNotifications(notifier)
     children = MatchChildren(reactor, options.child_config(), launch_timeout=options["launch-timeout"],
                              max_children=options["max-matches"], heartbeat=options["match-heartbeat"], events=events)
     warm_pool = WarmPool(children, size=options["warm-matches"])
-    launcher = MatchLauncher(children, warm_pool, observers=(counters, notifications))
-    metrics = Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool,
-                      sources=[redis] if redis is not None else [])
+    launcher = MatchLauncher(children, warm_pool, observers=(counters, notifications, *([claims] if claims else [])))
     access = AccessPolicy(options["api-key"])
-    urls = URLBuilder(options["public-url"])
+    urls = URLBuilder(options["public-url"], options["match-public-url"])
+    matches = MatchService(launcher, urls, events=notifications, draining=draining, hooks=counters)
+    cluster = None
+    if redis is not None:
+        cluster = Cluster(reactor, redis.connection, options["redis-key-prefix"] or "", options["node-name"],
+                          options["public-url"], lobby, lobby_api_error, directory, claims, local_matches=matches,
+                          draining=draining, match_public_url=options["match-public-url"] or "",
+                          max_matches=options["max-matches"], forward_timeout=options["forward-timeout"])
+        for part in cluster.services():
+            part.setServiceParent(redis.connection)  # they stop before the connection closes
+    metrics = Metrics(counters, lobby=lobby, launcher=launcher, warm_pool=warm_pool,
+                      sources=[s for s in (redis, cluster) if s is not None])
     public = PublicLobby(AddressRateLimit(reactor, per_minute=options["public-lobby-rate"])) \
         if options["public-lobby"] else None
+    games = cluster.games if cluster is not None else None
     root = RootAPI(
         access, draining, metrics,
-        lobby_api=LobbyAPI(lobby, access, urls, public=public),
+        lobby_api=LobbyAPI(lobby, access, urls, public=public, games=games),
         compat_api=CompatAPI(lobby, access, shared_token=options["compat-shared-token"],
-                             linger=options["compat-linger"]),
-        match_api=MatchAPI(launcher, urls, access, events=notifications, draining=draining, hooks=counters),
+                             linger=options["compat-linger"], games=games),
+        match_api=MatchAPI(launcher, urls, access, matches=cluster.matches if cluster is not None else matches),
         webclient=WebClient(urls.websocket_origins()),
         dependencies=[redis] if redis is not None else [],
     )

@@ -7,11 +7,13 @@ through :data:`LOBBY_STATUS`.
 
 from __future__ import annotations
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from rpsa.lobby import games as lobby_errors
 from rpsa.lobby.public import key_or_public
-from rpsa.play import views, wire
+from rpsa.lobby.requests import LobbyRequests
+from rpsa.play import wire
 from rpsa.play.websocket import make_resource
 from rpsa.rules import FIGHTERS
 from rpsa.contract.bodies import CreateGame, JoinGame
@@ -56,16 +58,19 @@ class LobbyAPI:
     :class:`~rpsa.web.URLBuilder` for the URLs handed out; ``public``: a
     :class:`~rpsa.lobby.public.PublicLobby` (``--public-lobby``: listing, the
     fighters, creating and joining open to anonymous clients, rate-limited),
-    or None.
+    or None; ``games``: what the routes ask of the lobby, a
+    :class:`~rpsa.lobby.requests.LobbyRequests` (the default, over ``lobby``)
+    or, in a cluster, a :class:`~rpsa.cluster.games.ClusterGames`.
     """
 
     app = new_app(translations=[(lobby_errors.LobbyError, lobby_api_error)])
 
-    def __init__(self, lobby, access, urls, public=None):
+    def __init__(self, lobby, access, urls, public=None, games=None):
         self.lobby = lobby
         self.access = access
         self.urls = urls
         self.public = public
+        self.games = games if games is not None else LobbyRequests(lobby)
 
     def resource(self):
         """The Twisted Web resource serving this API (below its mount point)."""
@@ -87,41 +92,48 @@ class LobbyAPI:
 
     @app.route("/games", methods=["POST"])
     @key_or_public
+    @defer.inlineCallbacks
     def create_game(self, request):
         body = read_body(request, CreateGame)
         rounds = 3 if body.rounds is None else body.rounds
-        session, seat = self.lobby.create(body.user_id, body.username, body.game_id, rounds, self._bot_level(body))
-        return json_response(request, self._seat_answer(request, session, seat), 201)
+        seated = yield self.games.create(body.user_id, body.username, body.game_id, rounds,
+                                         bot_level=self._bot_level(body))
+        return json_response(request, self._seat_answer(request, seated), 201)
 
     @app.route("/games", methods=["GET"])
     @key_or_public
+    @defer.inlineCallbacks
     def list_games(self, request):
         joinable = _flag(request, b"joinable")
-        return json_response(request, {"games": [views.summary(g) for g in self.lobby.list(joinable)]})
+        return json_response(request, {"games": (yield self.games.list(joinable))})
 
     @app.route("/games/<game_id>", methods=["GET"])
     @key_or_public
+    @defer.inlineCallbacks
     def get_game(self, request, game_id):
-        return json_response(request, views.summary(self.lobby.get(game_id)))
+        return json_response(request, (yield self.games.get(game_id)))
 
     @app.route("/games/<game_id>", methods=["DELETE"])
     @requires_key
+    @defer.inlineCallbacks
     def delete_game(self, request, game_id):
-        self.lobby.remove(game_id, wire.GAME_REMOVED)
+        yield self.games.remove(game_id, wire.GAME_REMOVED)
         log.info("game {game_id} removed through the API", game_id=game_id)
         return json_response(request, {"game_id": game_id, "removed": True})
 
     @app.route("/games/<game_id>/players", methods=["POST"])
     @key_or_public
+    @defer.inlineCallbacks
     def join_game(self, request, game_id):
         body = read_body(request, JoinGame)
-        session, seat = self.lobby.join(game_id, body.user_id, body.username)
-        return json_response(request, self._seat_answer(request, session, seat), 201)
+        seated = yield self.games.join(game_id, body.user_id, body.username)
+        return json_response(request, self._seat_answer(request, seated), 201)
 
     @app.route("/games/<game_id>/players/<user_id>", methods=["DELETE"])
     @requires_key
+    @defer.inlineCallbacks
     def remove_player(self, request, game_id, user_id):
-        self.lobby.remove_player(game_id, user_id)
+        yield self.games.remove_player(game_id, user_id)
         return json_response(request, {"game_id": game_id, "user_id": user_id, "removed": True})
 
     @app.route("/games/<game_id>/ws", methods=["GET"])
@@ -162,9 +174,9 @@ class LobbyAPI:
             raise APIError(400, "bad_field", f"'level' must be one of {', '.join(bots.levels)}")
         return bots.check_level(level)
 
-    def _seat_answer(self, request, session, seat):
-        answer = {"game_id": session.game_id, "player_token": seat.token}
-        answer.update(self.urls.game_urls(request, session.game_id, seat.token))
+    def _seat_answer(self, request, seated):
+        answer = {"game_id": seated.game_id, "player_token": seated.token}
+        answer.update(self.urls.game_urls(request, seated.game_id, seated.token, seated.public_url))
         return answer
 
 

@@ -14,9 +14,12 @@ routes.
 
 from __future__ import annotations
 
+from twisted.internet import defer
+
 from rpsa.contract.bodies import CompatGame, CompatRemoveGame, CompatRemovePlayer
 from rpsa.edge import Upgrade
 from rpsa.lobby import games as lobby_errors
+from rpsa.lobby.requests import LobbyRequests
 from rpsa.play import wire
 from rpsa.play.websocket import make_resource
 from rpsa.web import (
@@ -36,6 +39,13 @@ def _body(request, kind):
     return read_body(request, kind, json_content_type=False)
 
 
+def _relayed(relay):
+    """``relay`` (another node of the cluster holds the game: it checks the token), or APIError 403 if no node does."""
+    if relay is None:
+        raise _original(403, "unknown game_token")
+    return relay
+
+
 def _original(status: int, message: str) -> APIError:
     return APIError(status, "original_error", message)
 
@@ -46,16 +56,18 @@ class CompatAPI:
     ``lobby``: the :class:`~rpsa.lobby.games.Lobby`; ``access``: the
     :class:`~rpsa.web.AccessPolicy` (API key); ``shared_token``: one token per
     game, as the original (``--compat-shared-token``); ``linger``: seconds a
-    finished game's sockets may stay open (``--compat-linger``).
+    finished game's sockets may stay open (``--compat-linger``); ``games``:
+    what the routes ask of the lobby (see :class:`~rpsa.lobby.api.LobbyAPI`).
     """
 
     app = new_app(render=message_response)
 
-    def __init__(self, lobby, access, shared_token: bool = False, linger: float = 600.0):
+    def __init__(self, lobby, access, shared_token: bool = False, linger: float = 600.0, games=None):
         self.lobby = lobby
         self.access = access
         self.shared_token = shared_token
         self.linger = linger
+        self.games = games if games is not None else LobbyRequests(lobby)
 
     def resource(self):
         """The Twisted Web resource serving these routes."""
@@ -63,54 +75,54 @@ class CompatAPI:
 
     @app.route("/create_game", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def create_game(self, request):
         body = _body(request, CompatGame)
         game_id = body.gameId
         try:
-            _, seat = self.lobby.create(body.userId, body.username, game_id, linger=self.linger,
-                                        shared_token=self.shared_token)
+            seated = yield self.games.create(body.userId, body.username, game_id, linger=self.linger,
+                                             shared_token=self.shared_token)
         except lobby_errors.GameExists:
             raise _original(400, f"Game {game_id} already exists") from None
         except (lobby_errors.LobbyFull, lobby_errors.Draining) as e:
             raise _original(503, e.message) from None
-        return json_response(request, {"gameToken": seat.token})
+        return json_response(request, {"gameToken": seated.token})
 
     @app.route("/join_game", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def join_game(self, request):
         body = _body(request, CompatGame)
         game_id = body.gameId
         try:
-            session, seat = self.lobby.join(game_id, body.userId, body.username)
+            seated = yield self.games.join(game_id, body.userId, body.username)
         except lobby_errors.NoSuchGame:
             raise _original(400, f"Game {game_id} does not exist") from None
         except (lobby_errors.SeatsFull, lobby_errors.AlreadySeated):
             raise _original(400, f"Game {game_id} is full") from None
         except lobby_errors.Draining as e:
             raise _original(503, e.message) from None
-        token = session.seats[0].token if session.shared_token else seat.token
-        return json_response(request, {"gameToken": token})
+        return json_response(request, {"gameToken": seated.host_token or seated.token})
 
     @app.route("/remove_game", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def remove_game(self, request):
         game_id = _body(request, CompatRemoveGame).gameId
         try:
-            self.lobby.remove(game_id, wire.GAME_REMOVED)
+            yield self.games.remove(game_id, wire.GAME_REMOVED)
         except lobby_errors.NoSuchGame:
             pass  # the original answers 200 null either way
         return json_response(request, None)
 
     @app.route("/remove_player", methods=["POST"])
     @requires_key
+    @defer.inlineCallbacks
     def remove_player(self, request):
         body = _body(request, CompatRemovePlayer)
         game_id, user_id = body.gameId, body.userId
-        session = self.lobby.games.get(game_id)
-        seat = session.seat_for_user(user_id) if session is not None else None
-        connected = seat is not None and seat.connected
         try:
-            self.lobby.remove_player(game_id, user_id)
+            connected = yield self.games.remove_player(game_id, user_id)
         except lobby_errors.NoSuchGame:
             raise _original(400, f"Game {game_id} does not exist") from None
         except lobby_errors.HostCannotBeRemoved:
@@ -121,16 +133,22 @@ class CompatAPI:
 
     @app.route("/active_games", methods=["GET"])
     @requires_key
+    @defer.inlineCallbacks
     def active_games(self, request):
-        return json_response(request, [session.game_id for session in self.lobby.list()])
+        return json_response(request, [game["game_id"] for game in (yield self.games.list())])
 
     @app.route("/", methods=["GET"])
     def websocket(self, request):
         # Upgrade requests are served by upgrade() straight from the edge
         # (rpsa.edge.RequestGate); what reaches this route is not one.
+        def upgraded(resource):
+            require_upgrade(request)
+            return resource
+
         resource = self.upgrade(request)
-        require_upgrade(request)
-        return resource
+        if isinstance(resource, defer.Deferred):
+            return resource.addCallback(upgraded)
+        return upgraded(resource)
 
     def upgrades(self):
         """The original WebSocket URL, for the edge (:class:`rpsa.edge.Upgrade`)."""
@@ -138,11 +156,17 @@ class CompatAPI:
 
     def upgrade(self, request):
         """The resource upgrading ``request`` to the WebSocket its ``game_token`` opens; it must belong to
-        ``user_id`` (no API key: the token proves the seat).  Raises APIError 403 or 404."""
+        ``user_id`` (no API key: the token proves the seat).  Raises APIError 403 or 404.  In a cluster,
+        a token another node holds gives a Deferred firing with the resource relaying to that node."""
         token = (request.args.get(b"game_token") or [b""])[0].decode("utf-8", "replace")
         found = self.lobby.find_token(token) if token else None
         if found is None:
-            raise _original(403 if token else 404, "unknown game_token" if token else "not found")
+            if not token:
+                raise _original(404, "not found")
+            relay = self.games.relay(request, token)
+            if isinstance(relay, defer.Deferred):
+                return relay.addCallback(_relayed)
+            return _relayed(relay)
         session, seat = found
         user_id = (request.args.get(b"user_id") or [b""])[0].decode("utf-8", "replace")
         if session.shared_token:

@@ -72,6 +72,16 @@ class NoBots(LobbyError):
     code = "bots_off"
 
 
+class LobbyObserver:
+    """Told about each game of the lobby as it changes (the cluster mirrors them); a no-op here."""
+
+    def game_changed(self, session: GameSession) -> None:
+        """A game was created or changed (seats, connections, state, spectators)."""
+
+    def game_removed(self, game_id: str) -> None:
+        """A game left the lobby."""
+
+
 class Lobby(SessionOwner):
     """All games of this process, by id, and their seats, by token.
 
@@ -86,11 +96,12 @@ class Lobby(SessionOwner):
     created with ``bot_level`` and finishes matches for players who left
     (``settings.bot_takeover``); None turns both off.  ``events``: the
     :class:`~rpsa.play.hooks.GameEvents` every game reports its lifecycle to
-    (``game_removed`` from here, when a game leaves the lobby).
+    (``game_removed`` from here, when a game leaves the lobby).  ``observer``:
+    the :class:`LobbyObserver` told about each game's changes (None: nobody).
     """
 
     def __init__(self, reactor, settings: GameSettings, scheduler, max_games: int = 10000, hooks=None,
-                 draining=None, bots=None, events=None):
+                 draining=None, bots=None, events=None, observer=None):
         self.heartbeat = Heartbeat(reactor, settings.ping_interval)  # one for every game's connections
         self.frames = FramePreparer()  # one for every game's messages
         self._reactor = reactor
@@ -100,6 +111,7 @@ class Lobby(SessionOwner):
         self.hooks = hooks or ServerHooks()
         self.bots = bots
         self.events = events or GameEvents()
+        self.observer = observer if observer is not None else LobbyObserver()
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
@@ -139,7 +151,7 @@ class Lobby(SessionOwner):
         if bot_level is not None:
             bot_id, bot_name = self.bots.identity(bot_level, [user_id])
             self.bots.seat(session, session.add_seat(bot_id, bot_name), bot_level)
-        self._changed()
+        self._changed(session)
         return session, seat
 
     def join(self, game_id: str, user_id: str, username: str) -> Tuple[GameSession, Seat]:
@@ -230,7 +242,7 @@ class Lobby(SessionOwner):
             self._release(session, seat, wire.OPPONENT_DISCONNECTED)
 
     def session_changed(self, session: GameSession) -> None:
-        self._changed()
+        self._changed(session)
 
     def session_completed(self, session: GameSession) -> None:
         # The game is over: it leaves the lobby now, its sockets close shortly.
@@ -259,7 +271,10 @@ class Lobby(SessionOwner):
                 self._tokens.pop(seat.token, None)
             log.info("game {game_id} removed", game_id=session.game_id)
             self.events.game_removed(session.game_id)
+            self.observer.game_removed(session.game_id)
             self._changed()
 
-    def _changed(self) -> None:
+    def _changed(self, session: Optional[GameSession] = None) -> None:
         self.hooks.lobby_changed(self)
+        if session is not None and self.games.get(session.game_id) is session:
+            self.observer.game_changed(session)

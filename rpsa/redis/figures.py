@@ -41,10 +41,15 @@ class ConnectionFigures:
         yield CounterMetricFamily("rpsa_redis_errors_total",
                                   "Redis commands that failed (error reply, lost connection, timeout).",
                                   value=self.errors)
-        cumulative, buckets = 0, []
-        for bound, count in zip((*RTT_BUCKETS, float("inf")), self._rtt_counts):
-            cumulative += count
-            buckets.append((floatToGoString(bound), cumulative))
-        yield HistogramMetricFamily("rpsa_redis_round_trip_seconds",
-                                    "Time from sending a Redis command to its reply, in seconds.",
-                                    buckets=buckets, sum_value=self._rtt_sum)
+        yield histogram_family("rpsa_redis_round_trip_seconds",
+                               "Time from sending a Redis command to its reply, in seconds.",
+                               RTT_BUCKETS, self._rtt_counts, self._rtt_sum)
+
+
+def histogram_family(name: str, documentation: str, bounds: Tuple[float, ...], counts, total: float) -> Metric:
+    """A histogram family from per-bucket ``counts`` (one more than ``bounds``: the last is +Inf) and their ``total``."""
+    cumulative, buckets = 0, []
+    for bound, count in zip((*bounds, float("inf")), counts):
+        cumulative += count
+        buckets.append((floatToGoString(bound), cumulative))
+    return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=total)

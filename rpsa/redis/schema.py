@@ -75,6 +75,70 @@ only those whose number is above the one stored under ``PREFIX stream-writer:ID`
 batch whose reply was lost with the connection is sent again after the reconnection;
 the entries Redis already had are skipped, so none is written twice and none out of
 order.
+
+The cluster (``rpsa.cluster``)
+==============================
+
+With ``--redis`` every rpsa process is a **node** of a cluster named by ``--node-name``.
+Each node writes only its own node record and the entries of the games and matches it
+owns; what another node owns it reads, and changes only by asking the owner over the bus.
+``NODE`` is a node name, ``INC`` a node's **incarnation** (random, one per process start:
+a node restarted under the same name does not inherit its predecessor's entries), ``ID`` a
+game or match id.  An entry is **live** while its owner's node record exists and carries
+the entry's incarnation; an entry that is not live is free (a claim may take it over, a
+listing skips it, a heartbeat of any node deletes it).
+
+================================  ======  ====================================================
+key                               type    what
+================================  ======  ====================================================
+``PREFIX node:NAME``              hash    the node's heartbeat, rewritten every 2 s, expiring
+                                          5 s after the last (``PEXPIRE``): ``incarnation``,
+                                          ``public_url``, ``match_public_url`` (a template
+                                          with ``{port}``, or ``""``), ``games``,
+                                          ``max_games``, ``matches``, ``max_matches``,
+                                          ``draining`` (``1``/``0``), ``started_at`` (Unix s)
+``PREFIX nodes``                  set     the names of the nodes that wrote a heartbeat and
+                                          were not yet found dead
+``PREFIX game:ID``                hash    a game of the cluster: ``owner`` (``NODE``),
+                                          ``incarnation``, ``created_at`` (Unix s, float),
+                                          then, once the game exists (a claim alone has none
+                                          and is not listed): ``state``, ``rounds``,
+                                          ``players`` (JSON: ``[{user_id, username,
+                                          connected}]``), ``spectators``, ``joinable``
+                                          (``1``/``0``), ``seats`` (the seat keys' hashes,
+                                          space-separated)
+``PREFIX games``                  zset    every game id, scored by ``created_at`` (listings
+                                          are oldest first)
+``PREFIX joinable``               zset    the joinable games' ids, scored by ``created_at``
+``PREFIX node-games:NAME``        set     the ids of the games node ``NAME`` published (to
+                                          delete them when it dies)
+``PREFIX seat:SHA``               string  the id of the game a seat token opens; ``SHA`` is
+                                          the token's SHA-256 in hex (tokens are never stored)
+``PREFIX match:ID``               hash    a match id claimed cluster-wide: ``owner``,
+                                          ``incarnation``, ``state`` (``live``/``ended``);
+                                          an ended match's claim expires after an hour
+``PREFIX node-matches:NAME``      set     the live matches of node ``NAME``
+``PREFIX bus:NAME``               pub/sub the channel node ``NAME`` hears requests and replies on
+================================  ======  ====================================================
+
+The scripts that read and write these keys (each a single atomic ``EVALSHA``) are in
+:mod:`rpsa.cluster.scripts`; they compute key names from the prefix, so the cluster needs
+a single Redis (not Redis Cluster).  Creating a game claims its id first (the hash without
+``state``): a claim fails while the id is live on another node (``409``).
+
+The bus
+-------
+
+A node asks another (its ``owner``) to do what only the owner may, by publishing one JSON
+object on ``PREFIX bus:OWNER``:
+``{"id": "...", "from": NODE, "op": "join", "args": {...}}``; the owner answers on
+``PREFIX bus:FROM`` with ``{"re": id, "result": ...}`` or ``{"re": id, "error":
+{"status": 404, "code": "game_not_found", "message": "..."}}``.  A request nobody
+subscribes to (``PUBLISH`` answered 0), or unanswered within ``--forward-timeout``, is
+answered ``504 owner_unreachable`` by the node that forwarded it.  The operations and
+their arguments: ``create``, ``join``, ``remove``, ``remove_player`` (the lobby's, see
+:meth:`rpsa.cluster.games.LocalGames.handle_request`) and ``match_put``, ``match_get``,
+``match_delete`` (:meth:`rpsa.cluster.matches.ClusterMatches.handle_request`).
 """
 
 from __future__ import annotations
@@ -126,6 +190,14 @@ class Keys:
     def writer_sequence(self, writer_id: str) -> str:
         """The string holding the last sequence number stream writer ``writer_id`` appended."""
         return f"{self.prefix}stream-writer:{writer_id}"
+
+    def bus(self, node: str) -> str:
+        """The pub/sub channel node ``node`` hears requests and replies on (the cluster's bus)."""
+        return f"{self.prefix}bus:{node}"
+
+    def node(self, node: str) -> str:
+        """The hash holding node ``node``'s heartbeat (the other cluster keys: see the scripts)."""
+        return f"{self.prefix}node:{node}"
 
 
 # -- the Varcade event stream's entries (field/value lists, in order) ------------------------

@@ -20,7 +20,8 @@ from rpsa.contract import openapi
 from rpsa.daemon.root import MOUNTS, RootAPI
 from rpsa.matches.launcher import LaunchError
 from rpsa.web import route_table
-from tests.support.apiserver import Server
+from rpsa.cluster.errors import DirectoryUnavailable, OwnerUnreachable
+from tests.support.apiserver import FailingCluster, Server
 
 DOCUMENT = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "openapi.json")
 KEY = "contract-key"
@@ -215,6 +216,22 @@ class AnswersTests(SynchronousTestCase):
         self.call(public, "POST", "/api/games", dict(ab, game_id="p2"), expect=429)
         self.assertEqual(public.last_headers.getRawHeaders("Retry-After"), ["60"])
         self.call(public, "POST", "/api/games/p1/players", {"user_id": "b", "username": "B"}, expect=429)
+        # A cluster (--redis): its directory unreachable (503), or a game's or match's node silent (504).
+        cluster = FailingCluster()
+        clustered = Server(cluster=cluster)
+        for op in openapi.OPERATIONS:
+            for status, error in ((503, DirectoryUnavailable()), (504, OwnerUnreachable("b", 5.0))):
+                if op.operation_id in openapi.CLUSTER_ROUTES and \
+                        (op.method, op.path, status) in self.contract.documented() - self.contract.met:
+                    cluster.error = error
+                    path = op.path.format(game_id="g1", user_id="u", match_id="m1")
+                    if op.operation_id == "compat_play_game":
+                        path = "/?game_token=elsewhere&user_id=u"
+                    body = {"create_game": dict(ab, game_id="g9"), "join_game": ab, "launch_match": match,
+                            "compat_create_game": compat, "compat_join_game": compat,
+                            "compat_remove_game": {"gameId": "c1"},
+                            "compat_remove_player": {"gameId": "c1", "userId": "u"}}.get(op.operation_id)
+                    self.call(clustered, op.method, path, body, expect=status)
         # OPTIONS on every route; with --cors-origin, preflights from allowed and other origins.
         cors = Server(cors_origins=["https://portal.test"])
         preflight = {"Access-Control-Request-Method": "POST"}

@@ -147,14 +147,15 @@ class PublicURLTests(OptionsTestCase):
     """--public-url."""
 
     def test_valid(self):
-        """http and https URLs, with a port or a path prefix, are kept as given."""
-        for url in ("https://games.example.com", "http://games.example.com:8000", "https://example.com/rpsa/"):
+        """http(s) and ws(s) URLs alike (issue 12), with a port or a path prefix, are kept as given."""
+        for url in ("https://games.example.com", "http://games.example.com:8000", "https://example.com/rpsa/",
+                    "wss://games.example.com/n/1", "ws://games.example.com:8000"):
             self.assertEqual(parse("--public-url", url)["public-url"], url)
 
     def test_invalid(self):
         """Another scheme, no host, a query, a fragment or a bad port is a UsageError naming it."""
         bad = (
-            "ftp://games.example.com", "ws://games.example.com", "games.example.com", "https://",
+            "ftp://games.example.com", "wsx://games.example.com", "games.example.com", "https://",
             "https://games.example.com/?x=1", "https://games.example.com/#top",
             "https://games.example.com:port", "https://games.example.com:70000",
         )
@@ -317,9 +318,11 @@ class MakeServiceTests(SynchronousTestCase):
         reactor, top = self.start("--redis", "unix:///tmp/rpsa-test-redis.sock", "--event-stream", "s",
                                   "--product-id", "exrps")
         [connection] = [child for child in top if type(child).__name__ == "RedisConnection"]
-        self.assertEqual([c[0] for c in reactor.unixClients], ["/tmp/rpsa-test-redis.sock"])
+        # The command connection, and the cluster's bus subscriber (issue 12), both to the socket.
+        self.assertEqual([c[0] for c in reactor.unixClients], ["/tmp/rpsa-test-redis.sock"] * 2)
         self.assertEqual(connection.state, "connecting")
-        self.assertEqual(len(list(connection)), 1)  # the event stream's writer
+        names = [type(child).__name__ for child in connection]
+        self.assertEqual(names, ["StreamWriter", "Heartbeat", "GameDirectory", "Bus", "Subscriber"])
 
     def test_cors_wraps_the_root(self):
         """--cors-origin: preflights from that origin are answered (without the key)."""

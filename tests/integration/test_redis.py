@@ -8,17 +8,8 @@ from rpsa.redis.connection import RedisConnection, RedisReplyError
 from rpsa.redis.schema import Keys
 from rpsa.redis.stream import StreamWriter
 from rpsa.redis.url import parse_redis_url
+from tests.support.polling import wait_until
 from tests.support.redis import RedisServer, make_tls_files, start_redis
-
-
-@defer.inlineCallbacks
-def wait_until(predicate, timeout=10.0, step=0.05):
-    """Poll ``predicate`` until it is true (fails after ``timeout`` seconds)."""
-    for _ in range(int(timeout / step)):
-        if predicate():
-            return
-        yield task.deferLater(reactor, step, lambda: None)
-    raise AssertionError(f"not true within {timeout}s: {predicate}")
 
 
 class RedisTestCase(TestCase):

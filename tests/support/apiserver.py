@@ -3,6 +3,7 @@
 import json
 
 from treq.testing import StubTreq
+from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from rpsa.cors import CORSPolicy
@@ -23,11 +24,27 @@ from tests.matches.test_api import FakeLauncher
 BASE = "http://rpsa.test"
 
 
+class FailingCluster:
+    """A cluster's requests interface (the lobby's and the match routes') whose every answer is ``error``.
+
+    ``error``: the APIError each request fails with (set it between calls), e.g.
+    :class:`rpsa.cluster.errors.DirectoryUnavailable`.
+    """
+
+    def __init__(self, error=None):
+        self.error = error
+
+    def _fail(self, *args, **kwargs):
+        return defer.fail(self.error)
+
+    create = join = remove = remove_player = list = get = relay = put = delete = _fail
+
+
 class Server:
     """The HTTP API in memory, as the daemon assembles it."""
 
     def __init__(self, api_key=None, max_games=10, launcher=True, metrics=True, webclient=False, cors_origins=(),
-                 public_lobby=False):
+                 public_lobby=False, cluster=None):
         clock = Clock()
         settings = GameSettings()
         self.draining = DrainState()
@@ -36,11 +53,11 @@ class Server:
         urls = URLBuilder()
         access = AccessPolicy(api_key)
         self.launcher = FakeLauncher() if launcher else None
-        matches = MatchAPI(self.launcher, urls, access, draining=self.draining) if launcher else None
+        matches = MatchAPI(self.launcher, urls, access, draining=self.draining, matches=cluster) if launcher else None
         public = PublicLobby(AddressRateLimit(clock, per_minute=1, burst=1)) if public_lobby else None
         root = RootAPI(access, self.draining, Metrics(Counters(), lobby=self.lobby) if metrics else None,
-                       lobby_api=LobbyAPI(self.lobby, access, urls, public=public),
-                       compat_api=CompatAPI(self.lobby, access), match_api=matches,
+                       lobby_api=LobbyAPI(self.lobby, access, urls, public=public, games=cluster),
+                       compat_api=CompatAPI(self.lobby, access, games=cluster), match_api=matches,
                        webclient=WebClient() if webclient else None)
         self.stub = StubTreq(root.resource(cors=CORSPolicy(cors_origins) if cors_origins else None))
 
