@@ -20,16 +20,18 @@ from twisted.logger import Logger
 
 from rpsa.bots.strategy import Exchange, Strategy, weapon_index
 from rpsa.play import wire
+from rpsa.play.fastpath import payloads
 from rpsa.rules import FIGHTERS, GameEventType, RoundEventType, RoundState
 from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
 
 log = Logger()
 
 
-def decode(prepared) -> Dict[str, Any]:
-    """The JSON message inside what a session broadcasts (encoded bytes, or an object holding them in ``payload``)."""
-    payload = prepared if isinstance(prepared, (bytes, bytearray)) else prepared.payload
-    return json.loads(payload)
+def decode(prepared) -> List[Dict[str, Any]]:
+    """The JSON messages in what a session broadcasts: encoded bytes, a prepared frame or a burst of them."""
+    if isinstance(prepared, (bytes, bytearray)):
+        return [json.loads(prepared)]
+    return [json.loads(payload) for payload in payloads(prepared)]
 
 
 class BotPlayer:
@@ -70,8 +72,10 @@ class BotPlayer:
 
     def send(self, prepared) -> None:
         """A broadcast frame."""
-        if self.close_code is None:
-            self._received(decode(prepared))
+        for message in decode(prepared):
+            if self.close_code is not None:
+                break
+            self._received(message)
 
     def send_message(self, message: Dict[str, Any]) -> None:
         """A message for this seat only."""

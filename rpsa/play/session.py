@@ -4,7 +4,8 @@ A :class:`GameSession` knows nothing of HTTP or of how it was created.  Its
 *owner* (the lobby, or a match child) decides what happens when a seat is lost
 for good, and hears about every change.  What players and spectators see of
 it is built by :mod:`rpsa.play.views`.  Connections are anything with
-``send(prepared)``, ``send_message(dict)`` and ``close(code, reason)`` (see
+``send(prepared)`` (a frame, or a :class:`~rpsa.play.fastpath.Burst` of the
+frames of one tick), ``send_message(dict)`` and ``close(code, reason)`` (see
 :mod:`rpsa.play.websocket`).
 """
 
@@ -325,10 +326,12 @@ class GameSession:
         if not audience:
             return
         frames = self.frames
+        burst = []
         for event in events:
-            self._send_frame(audience, frames.event(event))
+            burst.append(frames.event(event))
             if event.classtype == ROUND_EVENT and event.type == RoundEventType.STATE_CHANGE:
-                self._send_frame(audience, frames.sync(self.engine.health))
+                burst.append(frames.sync(self.engine.health))
+        self._send_frame(audience, frames.burst(burst))
 
     def _complete(self) -> None:
         log.info("match ended in game {game_id}: winner {winner}", game_id=self.game_id, winner=self.engine.winner_id)

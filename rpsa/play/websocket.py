@@ -23,6 +23,7 @@ from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 
 log = Logger()
+_OPEN = WebSocketServerProtocol.STATE_OPEN
 
 
 class RateLimiter:
@@ -155,11 +156,11 @@ class GameConnection(FastPathProtocol):
         self.dropConnection(abort=True)
 
     def send(self, prepared) -> None:
-        """Send a frame prepared once for every receiver (by the session's frame preparer)."""
-        if self._closing or self.state != WebSocketServerProtocol.STATE_OPEN:
+        """Send a frame, or a burst of them, prepared once for every receiver (by the session's frame preparer)."""
+        if self._closing or self.state != _OPEN:
             return
-        self.write_prepared(prepared)
-        self._keeping_up()
+        if not self.write_prepared(prepared):  # some of it waits in the transport: is the peer reading?
+            self._keeping_up()
 
     def send_message(self, message) -> None:
         """Send one message to this connection only."""

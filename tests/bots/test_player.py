@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.bots.player import BotPlayer, decode
 from rpsa.bots.strategy import CounterStrategy, RandomStrategy
 from rpsa.play import wire
+from rpsa.play.fastpath import Burst, FramePreparer
 from tests.play.fakes import FakeConnection, make_lobby, of_type
 
 GAME, ROUND = "RPSGameEvent", "RPSRoundEvent"
@@ -127,11 +128,11 @@ class BotPlayerTests(SynchronousTestCase):
 class DecodeTests(SynchronousTestCase):
     """What the bot reads from a broadcast."""
 
-    def test_bytes_and_prepared(self):
-        """Plain encoded bytes, or an object with the JSON in ``payload``."""
-        class Prepared:
-            payload = b'{"type": "sync"}'
-
-        self.assertEqual(decode(b'{"type": "sync"}'), {"type": "sync"})
-        self.assertEqual(decode(Prepared()), {"type": "sync"})
-        self.assertTrue(of_type("sync")(decode(Prepared())))
+    def test_bytes_prepared_and_burst(self):
+        """Plain encoded bytes, a prepared frame (the JSON in ``payload``), or a burst of frames, in order."""
+        sync = FramePreparer.prepare(b'{"type": "sync"}')
+        event = FramePreparer.prepare(b'{"type": "RPSRoundEvent"}')
+        self.assertEqual(decode(b'{"type": "sync"}'), [{"type": "sync"}])
+        self.assertEqual(decode(sync), [{"type": "sync"}])
+        self.assertTrue(of_type("sync")(decode(sync)[0]))
+        self.assertEqual(decode(Burst([event, sync])), [{"type": "RPSRoundEvent"}, {"type": "sync"}])

@@ -22,6 +22,7 @@ from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
+from rpsa.play.fastpath import payloads
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder
@@ -58,7 +59,7 @@ class FakeConnection:
         self.closes = []
 
     def send(self, prepared):
-        self.messages.append(json.loads(prepared.payload))
+        self.messages.extend(json.loads(payload) for payload in payloads(prepared))
 
     def send_message(self, message):
         self.messages.append(message)

@@ -4,8 +4,8 @@
   a L{rpsa.play.session.GameSession}.  Sessions are created through
   L{rpsa.lobby.games.Lobby.create}, so they have the lobby's real
   L{rpsa.play.fastpath.FramePreparer} and broadcasts arrive as Autobahn
-  C{PreparedMessage}s: the fake decodes their C{payload} (the unframed JSON
-  text), and decodes C{send_message} dicts from their wire encoding, so a test
+  C{PreparedMessage}s (a tick's events as one L{rpsa.play.fastpath.Burst} of
+  them): the fake decodes their C{payload} (the unframed JSON text), and decodes C{send_message} dicts from their wire encoding, so a test
   sees exactly the JSON a client would.
 - L{make_lobby} builds a lobby and tick scheduler on a given clock;
   L{RecordingHooks} records what connections report to the server's hooks, and
@@ -19,6 +19,7 @@ import json
 from autobahn.websocket.protocol import PreparedMessage
 
 from rpsa.play import wire
+from rpsa.play.fastpath import Burst, payloads
 from rpsa.play.hooks import RelayedEvents, ServerHooks
 from rpsa.lobby.games import Lobby
 from rpsa.play.settings import GameSettings
@@ -68,14 +69,17 @@ class FakeConnection:
         self.name = name
         self.messages = []
         self.late = []
+        self.writes = []  # the number of messages in each send() (a tick's burst is one write)
         self.close_code = None
         self.close_reason = None
 
     def send(self, prepared):
-        """A broadcast: an Autobahn PreparedMessage holding the JSON text."""
-        if not isinstance(prepared, PreparedMessage):
-            raise TypeError(f"expected a PreparedMessage, got {prepared!r}")
-        self._record(json.loads(prepared.payload))
+        """A broadcast: an Autobahn PreparedMessage holding the JSON text, or a Burst of them."""
+        if not isinstance(prepared, (PreparedMessage, Burst)):
+            raise TypeError(f"expected a PreparedMessage or a Burst, got {prepared!r}")
+        self.writes.append(len(payloads(prepared)))
+        for payload in payloads(prepared):
+            self._record(json.loads(payload))
 
     def send_message(self, message):
         """A message for this connection only, decoded from its wire encoding."""

@@ -28,13 +28,14 @@ from txaio.testutil import replace_loop
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.games import Lobby
 from rpsa.play import bounds, fastpath, wire
-from rpsa.play.fastpath import FastPathProtocol, FramePreparer, UpgradeResource, shared_event_key
+from rpsa.play.fastpath import Burst, FastPathProtocol, FramePreparer, UpgradeResource, payloads, shared_event_key
 from rpsa.play.websocket import GameConnection
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.rules.events import GameEventType, RoundEventType, game_event, round_event, state_change
 from rpsa.site import SiteHooks, make_site
 from rpsa.web import AccessPolicy, URLBuilder
+from tests.support.frames import read_frames
 
 # What each trick of rpsa.play.fastpath replaces or relies on in the installed
 # libraries, with the first 16 hex digits of the SHA-256 of that code's source
@@ -238,6 +239,42 @@ class FramePreparerTests(SynchronousTestCase):
     def test_one_cache_per_preparer(self):
         """No frame is shared between two preparers (no process-wide state)."""
         self.assertIsNot(FramePreparer().event(state_change(2, 3)), FramePreparer().event(state_change(2, 3)))
+
+
+class BurstTests(SynchronousTestCase):
+    """A tick's frames leave together: one write carrying them back to back."""
+
+    def setUp(self):
+        self.frames = [FramePreparer.prepare(wire.encode({"type": "x", "n": n})) for n in range(3)]
+
+    def test_frames_back_to_back(self):
+        """A burst's bytes are its frames' bytes in order; payloads() gives their texts."""
+        burst = Burst(self.frames)
+        self.assertEqual(burst.payloadHybi, b"".join(f.payloadHybi for f in self.frames))
+        self.assertEqual(payloads(burst), tuple(f.payload for f in self.frames))
+        self.assertEqual(payloads(self.frames[0]), (self.frames[0].payload,))
+
+    def test_one_frame_is_not_wrapped(self):
+        """burst() of one frame is that frame; of several, a Burst of them."""
+        self.assertIs(FramePreparer.burst(self.frames[:1]), self.frames[0])
+        self.assertEqual(FramePreparer.burst(self.frames).frames, tuple(self.frames))
+
+    def test_a_client_reads_every_message(self):
+        """Through the lean write and through Autobahn's sendPreparedMessage (the fallback), the peer's
+        parser finds each message of the burst, in order."""
+        protocol, transport = open_recorder()
+        self.assertFalse(protocol.write_prepared(Burst(self.frames)))  # a StringTransport: write(), kept there
+        protocol.sendPreparedMessage(Burst(self.frames))
+        found, rest = read_frames(transport.value())
+        self.assertEqual(rest, b"")
+        self.assertEqual([payload for _, payload in found], [f.payload for f in self.frames] * 2)
+
+    def test_compression_sends_it_as_built(self):
+        """With permessage-deflate negotiated, Autobahn still writes a Burst as built (uncompressed messages)."""
+        protocol, transport = open_recorder()
+        protocol._perMessageCompress = object()  # anything but None: compression is on
+        protocol.sendPreparedMessage(Burst(self.frames))
+        self.assertEqual(transport.value(), Burst(self.frames).payloadHybi)
 
 
 class TuneGCTests(SynchronousTestCase):
@@ -529,14 +566,14 @@ class WriteNowTests(SynchronousTestCase):
 
     def test_empty_buffer_sends_at_once(self):
         """Nothing buffered: the bytes are on the socket and the transport never asks to be told it can write."""
-        fastpath.write_now(self.transport, b"frame")
+        self.assertTrue(fastpath.write_now(self.transport, b"frame"))
         self.assertEqual(self.received(), b"frame")
         self.assertEqual(self.reactor.getWriters(), [])
 
     def test_buffered_data_keeps_its_order(self):
         """With bytes already buffered, new ones queue behind them (Twisted's write)."""
         self.transport.write(b"first ")
-        fastpath.write_now(self.transport, b"second")
+        self.assertFalse(fastpath.write_now(self.transport, b"second"))
         self.assertEqual(self.received(), b"")
         self.assertEqual(self.reactor.getWriters(), [self.transport])
         self.transport.doWrite()
@@ -546,7 +583,7 @@ class WriteNowTests(SynchronousTestCase):
         """What the kernel does not take goes to Twisted's buffer, to be sent when the socket is writable."""
         self.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         data = bytes(range(256)) * 4096  # 1 MiB: more than the kernel takes at once
-        fastpath.write_now(self.transport, data)
+        self.assertFalse(fastpath.write_now(self.transport, data))
         self.assertEqual(self.reactor.getWriters(), [self.transport])
         got = [self.received()]
         for _ in range(10_000):  # bounded: each pass moves some bytes

@@ -356,6 +356,25 @@ class MatchTests(SessionTestCase):
         self.assertEqual(sum(is_event(m, ROUND, RoundEventType.ROUND_FINISHED) for m in expected), 2)
         self.assert_closes_after_completion()
 
+    def test_one_write_per_tick(self):
+        """Each tick's events and syncs reach a connection in one send (a Burst), however many there are."""
+        self.start_match()
+        for conn in self.everyone():
+            conn.writes.clear()
+        ticks_heard = 0
+        for _ in range(500):
+            if self.session.engine.complete:
+                break
+            before = [len(conn.messages) for conn in self.everyone()]
+            self.tick({self.host: ROCK, self.guest: SCISSORS})
+            heard = [len(conn.messages) - n for conn, n in zip(self.everyone(), before)]
+            if heard[0]:
+                ticks_heard += 1
+        for conn in self.everyone():
+            self.assertEqual(len(conn.writes), ticks_heard, conn)
+            self.assertEqual(sum(conn.writes), len(events_of(conn.messages)) - 1, conn)  # GAME_STARTED came before
+        self.assertGreater(max(self.host.writes), 2)  # a state change, its sync and more, in one write
+
     def assert_sync_after_every_state_change(self, messages):
         """Every STATE_CHANGE is followed at once by a sync with sane health figures."""
         changes = [i for i, m in enumerate(messages) if is_event(m, ROUND, RoundEventType.STATE_CHANGE)]
