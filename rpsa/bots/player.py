@@ -20,7 +20,7 @@ from twisted.logger import Logger
 
 from rpsa.bots.strategy import Exchange, Strategy, weapon_index
 from rpsa.play import wire
-from rpsa.play.fastpath import payloads
+from rpsa.play.frames import payloads
 from rpsa.rules import FIGHTERS, GameEventType, RoundEventType, RoundState
 from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
 

@@ -20,8 +20,8 @@ from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import GameEvents, ServerHooks
 from rpsa.play.settings import GameSettings
-from rpsa.play.fastpath import FramePreparer
-from rpsa.play.websocket import GameConnectionFactory
+from rpsa.play.frames import FramePreparer
+from rpsa.play.websocket import GameConnectionFactory, SessionFactory
 
 log = Logger()
 
@@ -85,7 +85,7 @@ class LobbyObserver:
 class Lobby(SessionOwner):
     """All games of this process, by id, and their seats, by token.
 
-    ``reactor``: the reactor (time, and the games' WebSocket factories);
+    ``reactor``: the reactor (time, and the games' WebSocket factory);
     ``settings``: every game's :class:`~rpsa.play.settings.GameSettings`;
     ``scheduler``: the :class:`~rpsa.play.ticker.TickScheduler` ticking the
     games; ``max_games``: most games held at once; ``hooks``: the
@@ -115,7 +115,7 @@ class Lobby(SessionOwner):
         self.games: Dict[str, GameSession] = {}
         self._tokens: Dict[str, Tuple[GameSession, Seat]] = {}
         self._finishing: Set[GameSession] = set()  # completed, connections not yet closed
-        self._factories: Dict[GameSession, GameConnectionFactory] = {}  # from a first upgrade until it closes
+        self.websocket_factory = GameConnectionFactory(reactor, settings, self.hooks, self.heartbeat)  # every game's
         self._draining = draining if draining is not None else SimpleNamespace(active=False)
 
     # -- requests ------------------------------------------------------------
@@ -178,19 +178,14 @@ class Lobby(SessionOwner):
             raise NoSuchGame(f"no game {game_id!r}")
         return session
 
-    def factory(self, game_id: str) -> GameConnectionFactory:
-        """The WebSocket factory of the live game with this id, or raise NoSuchGame.
+    def factory(self, game_id: str) -> SessionFactory:
+        """What builds WebSocket connections to the live game with this id, or raise NoSuchGame.
 
-        Built at the game's first WebSocket upgrade, not when it is created: an
-        Autobahn factory costs about half of a create and join (a timer batcher,
-        a seeded RNG, its options), and a game nobody connects to needs none.
+        Every game's connections come from the one :attr:`websocket_factory`
+        (an Autobahn factory per game cost about half of a create and join,
+        and 2.5 KB of every connected game's memory).
         """
-        session = self.get(game_id)
-        factory = self._factories.get(session)
-        if factory is None:
-            factory = self._factories[session] = GameConnectionFactory(session, self._reactor, self.hooks,
-                                                                       self.heartbeat)
-        return factory
+        return SessionFactory(self.websocket_factory, self.get(game_id))
 
     def find_token(self, token: str) -> Optional[Tuple[GameSession, Seat]]:
         """The session and seat a token opens, or None."""
@@ -252,7 +247,6 @@ class Lobby(SessionOwner):
 
     def session_closed(self, session: GameSession) -> None:
         self._finishing.discard(session)
-        self._factories.pop(session, None)
         self._forget(session)
 
     # -- internals -------------------------------------------------------------

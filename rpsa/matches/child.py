@@ -26,14 +26,14 @@ from rpsa.matches.stdio import (
     report_line,
 )
 from rpsa.play import wire
-from rpsa.play.fastpath import FramePreparer
+from rpsa.play.frames import FramePreparer
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import GameEvents, RelayedEvents, ServerHooks
 from rpsa.play.session import GameSession, SessionOwner
 from rpsa.play.settings import GameSettings
 from rpsa.bots.roster import Bots
 from rpsa.play.ticker import TickScheduler
-from rpsa.play.websocket import GameConnectionFactory, make_resource
+from rpsa.play.websocket import GameConnectionFactory, SessionFactory, make_resource
 from rpsa.rules import GameState
 from rpsa.site import make_site
 
@@ -122,11 +122,11 @@ class MatchRunner(SessionOwner):
             match["match_id"], match["rounds"], self._reactor, self.settings,
             self._scheduler, self._frames, owner=self, host_first=False, bots=bots, events=self._events,
         )
-        factory = GameConnectionFactory(session, self._reactor, self._tracker, self._heartbeat)
+        factory = GameConnectionFactory(self._reactor, self.settings, self._tracker, self._heartbeat)
         for player in match["players"]:
             session.add_seat(player["user_id"], player["username"], player["token"])
         self.session = session
-        self._root.putChild(b"ws", make_resource(factory))
+        self._root.putChild(b"ws", make_resource(SessionFactory(factory, session)))
         log.info("match {match_id} waiting for its players", match_id=session.game_id)
         self._status()
         return factory

@@ -13,10 +13,10 @@ wire.
   prepared frames straight to the socket when nothing is waiting to be written
   (:func:`write_now`), oversized messages close with rpsa's own code, and the
   opening handshake's leftovers are dropped.
+- :class:`LazyValidator`: a connection's UTF-8 validator is made only if
+  Autobahn's parser needs it.
 - :func:`lean_poll`: the reactor hands each ready socket to its handler without
   Twisted's legacy per-event log context.
-- :class:`FramePreparer`: builds each broadcast's WebSocket frame once for every
-  receiver, and the frames that are the same in every game once per process.
 - :class:`UpgradeResource`: lets go of the HTTP channel after the upgrade.
 - :func:`tune_gc`: freezes the startup heap and collects less often.
 - :meth:`FastPathProtocol.connectionLost`: breaks the reference cycle a closed
@@ -24,7 +24,9 @@ wire.
   collection (which :func:`tune_gc` makes rare).
 
 What bounds hostile clients where no public API reaches (the HTTP deadlines,
-the send buffers) is in :mod:`rpsa.play.bounds`, guarded by the same table.
+the send buffers) is in :mod:`rpsa.play.bounds`, and what relies on how
+Autobahn frames a ``PreparedMessage`` (frames built once, a tick's frames in
+one write) in :mod:`rpsa.play.frames`, guarded by the same table.
 """
 
 from __future__ import annotations
@@ -32,18 +34,15 @@ from __future__ import annotations
 import errno
 import gc
 import types
-from typing import Any, Dict, Optional, Tuple
+from typing import Tuple
 
 import txaio
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerProtocol
-from autobahn.websocket.protocol import PreparedMessage
+from autobahn.websocket.utf8validator import Utf8Validator
 from twisted.internet import tcp
 from twisted.logger import Logger
 
-from rpsa.play import wire
-from rpsa.rules import Event, GameEventType, RoundEventType
-from rpsa.rules.events import GAME_EVENT, ROUND_EVENT
 
 log = Logger()
 
@@ -85,6 +84,28 @@ def lean_limit(max_message: int, max_frame: int) -> int:
     return limit
 
 
+class LazyValidator:
+    """A connection's UTF-8 validator, made when Autobahn's parser first uses it rather than per connection.
+
+    Autobahn gives every connection an NVX ``Utf8Validator`` as it connects
+    (about 0.75 KB); the lean receive path checks the messages players send
+    with ``bytes.decode``, so most connections never use theirs.  This data
+    descriptor drops the one Autobahn assigns and makes one at the first read,
+    from ``onFrameBegin``'s ``reset()`` on a text message.
+    """
+
+    def __get__(self, protocol, owner=None):
+        if protocol is None:
+            return self
+        validator = protocol.__dict__.get("_utf8validator")
+        if validator is None:
+            validator = protocol.__dict__["_utf8validator"] = Utf8Validator()
+        return validator
+
+    def __set__(self, protocol, value):
+        protocol.__dict__.pop("_utf8validator", None)  # a fresh one is made when first needed
+
+
 class FastPathProtocol(WebSocketServerProtocol):
     """Autobahn's server protocol with its per-read, per-message and per-send costs cut.
 
@@ -96,6 +117,7 @@ class FastPathProtocol(WebSocketServerProtocol):
     """
 
     heard = True  # data arrived since the heartbeat's last beat (rpsa.play.heartbeat)
+    utf8validator = LazyValidator()
 
     def dataReceived(self, data):
         # Autobahn's own dataReceived formats a debug line (with colour
@@ -194,7 +216,7 @@ class FastPathProtocol(WebSocketServerProtocol):
             self.is_closed = txaio.create_future_success(None)
 
     def write_prepared(self, prepared) -> bool:
-        """Send a frame built once (by :class:`FramePreparer`), or a :class:`Burst` of them, for every receiver.
+        """Send a frame built once for every receiver, or a burst of them (:mod:`rpsa.play.frames`).
 
         With nothing queued and no compression negotiated it goes straight to
         the transport (:func:`write_now`), skipping ``sendData``'s per-call
@@ -206,32 +228,6 @@ class FastPathProtocol(WebSocketServerProtocol):
             self.sendPreparedMessage(prepared)
             return False
         return write_now(self.transport, prepared.payloadHybi)
-
-
-class Burst:
-    """Frames that leave together: one socket write for all of a tick's messages to a connection.
-
-    ``frames``: the :class:`PreparedMessage` frames, in order.  It is sent
-    the way Autobahn sends a ``PreparedMessage`` (``sendPreparedMessage``
-    writes its ``payloadHybi``, the frames back to back; ``doNotCompress``:
-    with permessage-deflate negotiated they still go as built, uncompressed
-    messages being allowed, RFC 7692 6.1).  A tick's events reach each
-    connection as one burst: one ``send`` system call instead of one per
-    message (``bench/micro.py burst``).
-    """
-
-    __slots__ = ("frames", "payloadHybi")
-    doNotCompress = True
-
-    def __init__(self, frames):
-        self.frames = tuple(frames)
-        self.payloadHybi = b"".join([frame.payloadHybi for frame in self.frames])
-
-
-def payloads(prepared) -> Tuple[bytes, ...]:
-    """The message texts in a prepared frame or a :class:`Burst` (what a receiver decodes)."""
-    frames = getattr(prepared, "frames", None)
-    return tuple(frame.payload for frame in frames) if frames is not None else (prepared.payload,)
 
 
 def write_now(transport, data: bytes) -> bool:
@@ -307,70 +303,6 @@ def lean_poll(reactor) -> bool:
     return True
 
 
-# Events that are byte for byte the same in every game (countdowns, state
-# changes, the starts): their frames are shared by every game of the process.
-_SAME_IN_EVERY_GAME = frozenset({
-    (ROUND_EVENT, RoundEventType.ROUND_COUNTDOWN),
-    (ROUND_EVENT, RoundEventType.WEAPON_COUNTDOWN),
-    (ROUND_EVENT, RoundEventType.STATE_CHANGE),
-    (ROUND_EVENT, RoundEventType.ROUND_STARTED),
-    (GAME_EVENT, GameEventType.GAME_STARTED),
-})
-
-
-def shared_event_key(event: Event):
-    """A key for an event whose frame is the same in every game, or None (it carries ids or results)."""
-    if (event.classtype, event.type) not in _SAME_IN_EVERY_GAME:
-        return None
-    data = event.data
-    return (event.classtype, event.type, None if data is None else tuple(data.values()))
-
-
-class FramePreparer:
-    """Turns a game's messages into WebSocket frames, each built once for all its receivers.
-
-    One per process (the lobby's, a match child's), given to every session;
-    frames of events that are the same in every game are kept and reused, up to
-    ``max_shared`` of them (beyond that they are built every time).  A frame is
-    an Autobahn ``PreparedMessage``, exactly what a server factory's
-    ``prepareMessage`` builds, without needing a factory.
-    """
-
-    def __init__(self, max_shared: int = 4096):
-        self.max_shared = max_shared
-        self._shared: Dict[Any, PreparedMessage] = {}
-
-    @staticmethod
-    def prepare(payload: bytes) -> PreparedMessage:
-        """The unmasked text frame of ``payload`` (a server's frames are never masked)."""
-        return PreparedMessage(payload, False, False, False)
-
-    def message(self, message: Dict[str, Any]) -> PreparedMessage:
-        """The frame of a server message."""
-        return self.prepare(wire.encode(message))
-
-    def sync(self, health) -> PreparedMessage:
-        """The frame of ``sync`` (formatted directly: it follows every state change)."""
-        return self.prepare(wire.sync_payload(health))
-
-    @staticmethod
-    def burst(frames) -> "Burst | PreparedMessage":
-        """``frames`` sent as one write: a :class:`Burst`, or the frame itself when there is one."""
-        return frames[0] if len(frames) == 1 else Burst(frames)
-
-    def event(self, event: Event) -> PreparedMessage:
-        """The frame of an engine event; shared by every game when the event is the same in all."""
-        key = shared_event_key(event)
-        if key is None:
-            return self.message(wire.engine_event(event))
-        frame: Optional[PreparedMessage] = self._shared.get(key)
-        if frame is None:
-            frame = self.message(wire.engine_event(event))
-            if len(self._shared) < self.max_shared:
-                self._shared[key] = frame
-        return frame
-
-
 class UpgradeResource(WebSocketResource):
     """Upgrades a request to a WebSocket, then lets go of the HTTP side.
 
@@ -382,7 +314,8 @@ class UpgradeResource(WebSocketResource):
     channel no longer has), and the transport, where the channel is still
     registered as the producer.  Both are released here.
 
-    ``factory`` is the game's :class:`~rpsa.play.websocket.GameConnectionFactory`.
+    ``factory`` builds the connection: a :class:`~rpsa.play.websocket.SessionFactory`
+    (anything with Autobahn's ``buildProtocol``).
     """
 
     def render(self, request):

@@ -4,7 +4,7 @@ A :class:`GameSession` knows nothing of HTTP or of how it was created.  Its
 *owner* (the lobby, or a match child) decides what happens when a seat is lost
 for good, and hears about every change.  What players and spectators see of
 it is built by :mod:`rpsa.play.views`.  Connections are anything with
-``send(prepared)`` (a frame, or a :class:`~rpsa.play.fastpath.Burst` of the
+``send(prepared)`` (a frame, or a :class:`~rpsa.play.frames.Burst` of the
 frames of one tick), ``send_message(dict)`` and ``close(code, reason)`` (see
 :mod:`rpsa.play.websocket`).
 """
@@ -59,7 +59,7 @@ class GameSession:
     :class:`~rpsa.play.ticker.TickScheduler`) ticks it while the match runs;
     ``frames`` turns messages into what connections send, built once for
     every receiver (``message(dict)``, ``event(event)``, ``sync(health)``: a
-    :class:`~rpsa.play.fastpath.FramePreparer`, shared with the connections
+    :class:`~rpsa.play.frames.FramePreparer`, shared with the connections
     as ``frames``); ``owner`` is told what happens (a :class:`SessionOwner`).
     ``host_first``: player 2 may not connect before the host has (the
     original's rule, close code 4000); a match child lets either come first.

@@ -1,10 +1,11 @@
-"""Autobahn WebSocket connections of one game: handshake checks, limits, pings.
+"""Autobahn WebSocket connections to games: handshake checks, limits, pings.
 
-Each :class:`~rpsa.play.session.GameSession` gets its own
-:class:`GameConnectionFactory`, built by the session's creator (the lobby, a
-match child) and served by :func:`make_resource`; the protocol checks the seat
-token at the handshake, enforces the size and rate limits, and hands every
-message to the session.  It uses Autobahn's public hooks only: what it does
+One :class:`GameConnectionFactory` serves every game of a process (built by
+the lobby, or a match child); :func:`make_resource` upgrades a request to a
+connection of one :class:`~rpsa.play.session.GameSession` (through a
+:class:`SessionFactory`, which gives the connection its session).  The
+protocol checks the seat token at the handshake, enforces the size and rate
+limits, and hands every message to the session.  It uses Autobahn's public hooks only: what it does
 past them lives in :mod:`rpsa.play.fastpath`.
 """
 
@@ -52,6 +53,7 @@ class RateLimiter:
 class GameConnection(FastPathProtocol):
     """One WebSocket: a player holding a seat, or a spectator."""
 
+    session = None  # the GameSession it connects to (set by SessionFactory)
     seat = None
     role = None
     _limiter = None
@@ -62,7 +64,7 @@ class GameConnection(FastPathProtocol):
 
     def onConnect(self, request):
         factory = self.factory
-        session = factory.session
+        session = self.session
         if session.closed:
             raise ConnectionDeny(404, "unknown game")
         token = _first(request.params.get("token")) or _first(request.params.get("game_token"))
@@ -85,20 +87,21 @@ class GameConnection(FastPathProtocol):
     def onOpen(self):
         self.forget_handshake()
         factory = self.factory
-        bound_send_buffer(self.transport, factory.session.settings.max_send_buffer)
+        session = self.session
+        bound_send_buffer(self.transport, session.settings.max_send_buffer)
         factory.heartbeat.add(self)
         factory.hooks.opened(self)
         if self.role == "player":
-            factory.session.connect_player(self.seat, self)
+            session.connect_player(self.seat, self)
         else:
-            factory.session.connect_spectator(self)
+            session.connect_spectator(self)
 
     def onMessage(self, payload, isBinary):
         if self._closing or not self._within_rate():
             return
         factory = self.factory
         factory.hooks.received()
-        if not factory.session.received(self, payload, isBinary):
+        if not self.session.received(self, payload, isBinary):
             factory.hooks.rejected("invalid")
 
     def onPing(self, payload):
@@ -122,11 +125,11 @@ class GameConnection(FastPathProtocol):
 
     def _keeping_up(self) -> bool:
         """Whether the peer takes what is sent; past ``max_send_buffer`` unread, close with 4106 and drop it."""
-        if unsent_bytes(self.transport) <= self.factory.session.settings.max_send_buffer:
+        limit = self.session.settings.max_send_buffer
+        if unsent_bytes(self.transport) <= limit:
             return True
         self.factory.hooks.dropped("slow_reader")
-        log.info("closing a connection that left more than {limit} bytes unread",
-                 limit=self.factory.session.settings.max_send_buffer)
+        log.info("closing a connection that left more than {limit} bytes unread", limit=limit)
         self.close(wire.TOO_SLOW, wire.CLOSE_REASONS[wire.TOO_SLOW])
         self.dropConnection(abort=True)  # its close frame would wait behind what it does not read
         return False
@@ -141,7 +144,7 @@ class GameConnection(FastPathProtocol):
         if self.role is not None and factory is not None:
             factory.heartbeat.remove(self)
             factory.hooks.closed(self)
-            factory.session.disconnected(self)
+            self.session.disconnected(self)
 
     # -- what the session and the heartbeat call ----------------------------------
 
@@ -167,7 +170,7 @@ class GameConnection(FastPathProtocol):
         if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
             # Not sendMessage: Autobahn applies maxMessagePayloadSize (meant for
             # client messages) to what sendMessage sends, and a welcome is larger.
-            self.sendPreparedMessage(self.factory.session.frames.message(message))
+            self.sendPreparedMessage(self.session.frames.message(message))
             self._keeping_up()
 
     def close(self, code: int, reason: str) -> None:
@@ -186,22 +189,24 @@ def _first(values) -> Optional[str]:
 
 
 class GameConnectionFactory(WebSocketServerFactory):
-    """The factory of one game's connections.
+    """The factory of every game's connections in a process (one Autobahn factory, not one per game).
 
-    ``session`` is the :class:`~rpsa.play.session.GameSession` they connect to;
     ``reactor`` gives the rate limiter its time and runs Autobahn's timers;
-    ``hooks`` is a :class:`~rpsa.play.hooks.ServerHooks` told about every
-    connection and message; ``heartbeat`` the process's
-    :class:`~rpsa.play.heartbeat.Heartbeat` (by default one of this factory's own).
+    ``settings`` are the games' :class:`~rpsa.play.settings.GameSettings`
+    (message size, ping interval); ``hooks`` is a
+    :class:`~rpsa.play.hooks.ServerHooks` told about every connection and
+    message; ``heartbeat`` the process's :class:`~rpsa.play.heartbeat.Heartbeat`
+    (by default one of this factory's own).  A connection learns its game from
+    the :class:`SessionFactory` that builds it: an Autobahn factory per game
+    cost about 2.5 KB of every connected game's memory.
     """
 
     protocol = GameConnection
 
-    def __init__(self, session, reactor, hooks: Optional[ServerHooks] = None, heartbeat: Optional[Heartbeat] = None):
+    def __init__(self, reactor, settings, hooks: Optional[ServerHooks] = None, heartbeat: Optional[Heartbeat] = None):
         super().__init__(reactor=reactor)
-        self.session = session
         self.hooks = hooks or ServerHooks()
-        settings = session.settings
+        self.settings = settings
         # Not "heartbeat or ...": an empty Heartbeat is falsy (it has a length), and the shared one must be used.
         self.heartbeat = heartbeat if heartbeat is not None else Heartbeat(reactor, settings.ping_interval)
         self.setProtocolOptions(
@@ -217,6 +222,27 @@ class GameConnectionFactory(WebSocketServerFactory):
         )
 
 
-def make_resource(factory: GameConnectionFactory) -> UpgradeResource:
+class SessionFactory:
+    """Builds ``factory``'s connections to one ``session`` (what an upgrade to that game is served by).
+
+    ``factory``: the process's :class:`GameConnectionFactory`; ``session``: the
+    :class:`~rpsa.play.session.GameSession` each connection it builds belongs
+    to.  Made for each upgrade and not kept.
+    """
+
+    __slots__ = ("factory", "session")
+
+    def __init__(self, factory: GameConnectionFactory, session):
+        self.factory = factory
+        self.session = session
+
+    def buildProtocol(self, addr) -> GameConnection:
+        """A connection of ``factory`` to ``session``."""
+        protocol = self.factory.buildProtocol(addr)
+        protocol.session = self.session
+        return protocol
+
+
+def make_resource(factory: SessionFactory) -> UpgradeResource:
     """A Twisted Web resource that upgrades requests to WebSockets of ``factory``'s game."""
     return UpgradeResource(factory)

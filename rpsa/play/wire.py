@@ -6,7 +6,7 @@ reference for humans; their JSON Schemas are generated from
 messages: ``parse_client_message`` and ``BadMessage`` are re-exported here);
 rpsa adds ``welcome``, ``player_left`` and its own close codes.  Every server
 message is encoded once, however many sockets receive it (into frames by
-:class:`rpsa.play.fastpath.FramePreparer`).
+:class:`rpsa.play.frames.FramePreparer`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from rpsa.bots.player import BotPlayer, decode
 from rpsa.bots.strategy import CounterStrategy, RandomStrategy
 from rpsa.play import wire
-from rpsa.play.fastpath import Burst, FramePreparer
+from rpsa.play.frames import Burst, FramePreparer
 from tests.play.fakes import FakeConnection, make_lobby, of_type
 
 GAME, ROUND = "RPSGameEvent", "RPSRoundEvent"

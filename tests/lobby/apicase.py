@@ -22,7 +22,7 @@ from rpsa.daemon.root import RootAPI
 from rpsa.lobby.api import LobbyAPI
 from rpsa.lobby.compat import CompatAPI
 from rpsa.lobby.games import Lobby
-from rpsa.play.fastpath import payloads
+from rpsa.play.frames import payloads
 from rpsa.play.settings import GameSettings
 from rpsa.play.ticker import TickScheduler
 from rpsa.web import AccessPolicy, URLBuilder

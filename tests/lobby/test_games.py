@@ -3,42 +3,36 @@
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from rpsa.lobby import games
 from rpsa.lobby.games import NoSuchGame
-from rpsa.play import websocket, wire
-from rpsa.play.websocket import GameConnectionFactory
+from rpsa.play import wire
+from rpsa.play.websocket import GameConnectionFactory, SessionFactory
 from tests.play.fakes import make_lobby
 
 
-class LazyFactoryTests(SynchronousTestCase):
-    """A game's WebSocket factory is built at its first upgrade, once, and forgotten when it closes."""
+class SharedFactoryTests(SynchronousTestCase):
+    """Every game's connections come from the lobby's one WebSocket factory; factory() binds it to a game."""
 
     def setUp(self):
         self.lobby = make_lobby(Clock())[0]
-        self.built = []
-        real = websocket.GameConnectionFactory
 
-        def counting(*args, **kwargs):
-            self.built.append(args[0])
-            return real(*args, **kwargs)
+    def test_one_factory_for_every_game(self):
+        """factory() of two games: the same Autobahn factory, each bound to its own session."""
+        first, _ = self.lobby.create("u1", "U1", "g1")
+        second, _ = self.lobby.create("u2", "U2", "g2")
+        one, two = self.lobby.factory("g1"), self.lobby.factory("g2")
+        self.assertIsInstance(one, SessionFactory)
+        self.assertIsInstance(one.factory, GameConnectionFactory)
+        self.assertIs(one.factory, self.lobby.websocket_factory)
+        self.assertIs(two.factory, self.lobby.websocket_factory)
+        self.assertEqual((one.session, two.session), (first, second))
+        self.assertIs(self.lobby.websocket_factory.heartbeat, self.lobby.heartbeat)
 
-        self.patch(games, "GameConnectionFactory", counting)
-
-    def test_not_built_by_create_or_join(self):
-        """Creating and joining a game builds no factory."""
-        self.lobby.create("u1", "U1", "g1")
-        self.lobby.join("g1", "u2", "U2")
-        self.assertEqual(self.built, [])
-
-    def test_built_once_on_demand(self):
-        """factory() builds the game's factory once and returns the same one after."""
+    def test_connections_know_their_game(self):
+        """A connection built for a game belongs to that game's session, with the shared factory."""
         session, _ = self.lobby.create("u1", "U1", "g1")
-        first = self.lobby.factory("g1")
-        self.assertIsInstance(first, GameConnectionFactory)
-        self.assertIs(first.session, session)
-        self.assertIs(first.heartbeat, self.lobby.heartbeat)
-        self.assertIs(self.lobby.factory("g1"), first)
-        self.assertEqual(self.built, [session])
+        protocol = self.lobby.factory("g1").buildProtocol(None)
+        self.assertIs(protocol.session, session)
+        self.assertIs(protocol.factory, self.lobby.websocket_factory)
 
     def test_unknown_and_closed_games(self):
         """No factory for a game that does not exist, or no longer does."""
@@ -47,4 +41,3 @@ class LazyFactoryTests(SynchronousTestCase):
         self.lobby.factory("g1")
         self.lobby.remove("g1", wire.GAME_REMOVED)
         self.assertRaises(NoSuchGame, self.lobby.factory, "g1")
-        self.assertEqual(self.lobby._factories, {})

@@ -3,8 +3,8 @@
 - L{FakeConnection} stands in for L{rpsa.play.websocket.GameConnection} in front of
   a L{rpsa.play.session.GameSession}.  Sessions are created through
   L{rpsa.lobby.games.Lobby.create}, so they have the lobby's real
-  L{rpsa.play.fastpath.FramePreparer} and broadcasts arrive as Autobahn
-  C{PreparedMessage}s (a tick's events as one L{rpsa.play.fastpath.Burst} of
+  L{rpsa.play.frames.FramePreparer} and broadcasts arrive as Autobahn
+  C{PreparedMessage}s (a tick's events as one L{rpsa.play.frames.Burst} of
   them): the fake decodes their C{payload} (the unframed JSON text), and decodes C{send_message} dicts from their wire encoding, so a test
   sees exactly the JSON a client would.
 - L{make_lobby} builds a lobby and tick scheduler on a given clock;
@@ -19,7 +19,7 @@ import json
 from autobahn.websocket.protocol import PreparedMessage
 
 from rpsa.play import wire
-from rpsa.play.fastpath import Burst, payloads
+from rpsa.play.frames import Burst, payloads
 from rpsa.play.hooks import RelayedEvents, ServerHooks
 from rpsa.lobby.games import Lobby
 from rpsa.play.settings import GameSettings

@@ -322,7 +322,7 @@ class PingTests(WebSocketTestCase):
 
     def test_ping_options_on_the_factory(self):
         """Autobahn's own auto-ping is off (the shared heartbeat pings), the size limits are set."""
-        factory = self.factory
+        factory = self.factory.factory
         self.assertIsInstance(factory, GameConnectionFactory)
         self.assertEqual(factory.autoPingInterval, 0)
         self.assertEqual(factory.heartbeat.interval, self.settings.ping_interval)
