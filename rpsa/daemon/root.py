@@ -23,6 +23,7 @@ from rpsa.matches.api import MatchAPI
 from rpsa.web import (
     APIError,
     EncodedSlashes,
+    Endpoint,
     Shortcuts,
     error_response,
     json_response,
@@ -38,7 +39,8 @@ from rpsa.webclient.pages import WebClient
 NATIVE_PREFIXES = (b"/api/", b"/healthz", b"/metrics", b"/openapi.json")
 
 # The original server's routes its matchmaker and clients call most (create and join), served without the
-# root app's routing pass (rpsa.web.Shortcuts): they can only reach the compat branch.
+# root app's routing pass (rpsa.web.Shortcuts) and without Klein (rpsa.web.Endpoint, calling the compat
+# API's handlers): they can only reach the compat branch.
 COMPAT_SHORTCUTS = (b"create_game", b"join_game")
 
 
@@ -73,6 +75,7 @@ class RootAPI:
         self._upgrades += compat_api.upgrades()
         self._lobby = lobby_api.resource()
         self._compat = compat_api.resource()
+        self._compat_api = compat_api
         self._matches = match_api.resource() if match_api is not None else None
         self._dependencies = list(dependencies)
 
@@ -83,7 +86,9 @@ class RootAPI:
         without the root app's routing pass) are checked like every other route.
         ``cors``: the :class:`~rpsa.cors.CORSPolicy` of ``--cors-origin`` (None: no CORS).
         """
-        shortcuts = Shortcuts(EncodedSlashes(self.app.resource()), {path: self._compat for path in COMPAT_SHORTCUTS})
+        shortcuts = Shortcuts(EncodedSlashes(self.app.resource()),
+                              {path: Endpoint(getattr(self._compat_api, path.decode()), message_response)
+                               for path in COMPAT_SHORTCUTS})
         return RequestGate(shortcuts, route_table(self.app, MOUNTS), render_error, self._upgrades, cors)
 
     @app.route("/healthz", methods=["GET"])

@@ -50,6 +50,28 @@ def _original(status: int, message: str) -> APIError:
     return APIError(status, "original_error", message)
 
 
+def _answer(call, answer, refused):
+    """``answer(call())``, or a Deferred of it when ``call`` answers later; an error ``refused`` turns into an
+    APIError (it returns None for any other) is raised as that APIError."""
+    try:
+        result = call()
+    except Exception as e:
+        error = refused(e)
+        if error is None:
+            raise
+        raise error from None
+    if not isinstance(result, defer.Deferred):
+        return answer(result)
+
+    def translate(failure):
+        error = refused(failure.value)
+        if error is None:
+            return failure
+        raise error
+
+    return result.addCallbacks(answer, translate)
+
+
 class CompatAPI:
     """The original server's HTTP and WebSocket routes over the same lobby.
 
@@ -73,36 +95,44 @@ class CompatAPI:
         """The Twisted Web resource serving these routes."""
         return self.app.resource()
 
+    # create_game and join_game are also served past Klein (rpsa.web.Endpoint, by the root's
+    # shortcuts): plain functions, a Deferred only when the lobby answers later (a cluster's).
+
     @app.route("/create_game", methods=["POST"])
     @requires_key
-    @defer.inlineCallbacks
     def create_game(self, request):
         body = _body(request, CompatGame)
         game_id = body.gameId
-        try:
-            seated = yield self.games.create(body.userId, body.username, game_id, linger=self.linger,
-                                             shared_token=self.shared_token)
-        except lobby_errors.GameExists:
-            raise _original(400, f"Game {game_id} already exists") from None
-        except (lobby_errors.LobbyFull, lobby_errors.Draining) as e:
-            raise _original(503, e.message) from None
-        return json_response(request, {"gameToken": seated.token})
+
+        def refused(error: Exception) -> APIError:
+            if isinstance(error, lobby_errors.GameExists):
+                return _original(400, f"Game {game_id} already exists")
+            if isinstance(error, (lobby_errors.LobbyFull, lobby_errors.Draining)):
+                return _original(503, error.message)
+            return None
+
+        return _answer(lambda: self.games.create(body.userId, body.username, game_id, linger=self.linger,
+                                                 shared_token=self.shared_token),
+                       lambda seated: json_response(request, {"gameToken": seated.token}), refused)
 
     @app.route("/join_game", methods=["POST"])
     @requires_key
-    @defer.inlineCallbacks
     def join_game(self, request):
         body = _body(request, CompatGame)
         game_id = body.gameId
-        try:
-            seated = yield self.games.join(game_id, body.userId, body.username)
-        except lobby_errors.NoSuchGame:
-            raise _original(400, f"Game {game_id} does not exist") from None
-        except (lobby_errors.SeatsFull, lobby_errors.AlreadySeated):
-            raise _original(400, f"Game {game_id} is full") from None
-        except lobby_errors.Draining as e:
-            raise _original(503, e.message) from None
-        return json_response(request, {"gameToken": seated.host_token or seated.token})
+
+        def refused(error: Exception) -> APIError:
+            if isinstance(error, lobby_errors.NoSuchGame):
+                return _original(400, f"Game {game_id} does not exist")
+            if isinstance(error, (lobby_errors.SeatsFull, lobby_errors.AlreadySeated)):
+                return _original(400, f"Game {game_id} is full")
+            if isinstance(error, lobby_errors.Draining):
+                return _original(503, error.message)
+            return None
+
+        return _answer(lambda: self.games.join(game_id, body.userId, body.username),
+                       lambda seated: json_response(request, {"gameToken": seated.host_token or seated.token}),
+                       refused)
 
     @app.route("/remove_game", methods=["POST"])
     @requires_key
