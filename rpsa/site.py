@@ -10,8 +10,10 @@ keep-alive connections are closed after :data:`HTTP_IDLE_TIMEOUT`, and
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request, Site
 
@@ -61,9 +63,31 @@ class _WithoutQueries:
         return getattr(self._request, name)
 
 
+# Bytes that Twisted's combined log format shows as they are: printable ASCII without quotes or backslashes.
+_NEEDS_ESCAPING = re.compile(rb"[^\x20-\x7e]|[\"'\\]")
+
+
 def access_log_formatter(timestamp: str, request) -> str:
-    """A combined-log-format line without the query strings of the URI and the Referer."""
-    return combinedLogFormatter(timestamp, _WithoutQueries(request))
+    """A combined-log-format line without the query strings of the URI and the Referer.
+
+    The line is Twisted's ``combinedLogFormatter``'s.  When no field needs
+    escaping (the common case) it is built directly: Twisted escapes each of
+    its six fields through ``repr`` (about 10 µs a line); otherwise
+    Twisted's formatter builds it.
+    """
+    address = request.getClientAddress()
+    ip = address.host if isinstance(address, (IPv4Address, IPv6Address)) else None
+    referrer = request.getHeader(b"referer")
+    if referrer is not None:
+        referrer = referrer.split(b"?", 1)[0]
+    agent = request.getHeader(b"user-agent")
+    fields = (request.method, request.uri.split(b"?", 1)[0], request.clientproto, referrer or b"-", agent or b"-")
+    if ip is None or type(ip) is not str or any(type(f) is not bytes or _NEEDS_ESCAPING.search(f) for f in fields) \
+            or _NEEDS_ESCAPING.search(ip.encode("ascii", "replace")):
+        return combinedLogFormatter(timestamp, _WithoutQueries(request))
+    method, uri, protocol, referrer, agent = (f.decode("ascii") for f in fields)
+    return (f'"{ip}" - - {timestamp} "{method} {uri} {protocol}" {request.code:d} {request.sentLength or "-"} '
+            f'"{referrer}" "{agent}"')
 
 
 class SiteHooks:

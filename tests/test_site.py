@@ -2,6 +2,7 @@
 
 import io
 
+from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
@@ -12,7 +13,7 @@ from twisted.web.test.requesthelper import DummyChannel
 
 from rpsa.daemon import logs
 from rpsa.daemon.logs import REDACTED, Redactor
-from rpsa.site import SiteHooks, access_log_formatter, make_site
+from rpsa.site import SiteHooks, _WithoutQueries, access_log_formatter, make_site
 
 SECRET = "s3cr3t-T0KEN_value"
 
@@ -107,3 +108,24 @@ class AccessLogTests(SynchronousTestCase):
         line = access_log_formatter("[01/Jan/2026:00:00:00 +0000]", request)
         self.assertNotIn(SECRET, line)
         self.assertIn('"GET /api/games/g/ws HTTP/1.1" 200 - "https://h/play"', line)
+
+
+_header_bytes = st.binary(max_size=40) | st.sampled_from([b"-", b"Mozilla/5.0 (X11)", b'say "hi"', b"it's", b"a\\b",
+                                                           b"caf\xc3\xa9", b"\x1b[31m"])
+
+
+class AccessLineTests(SynchronousTestCase):
+    """access_log_formatter's direct line is, byte for byte, Twisted's combinedLogFormatter's (queries dropped)."""
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(method=st.sampled_from([b"GET", b"POST", b"DELETE", b"G\"ET"]), path=_header_bytes,
+           query=st.binary(max_size=20), referer=st.none() | _header_bytes, agent=st.none() | _header_bytes,
+           code=st.sampled_from([200, 404, 500]), length=st.sampled_from([0, 17, 4096]))
+    def test_same_line_as_twisted(self, method, path, query, referer, agent, code, length):
+        """For every mix of plain and escapable fields, the same line as Twisted's formatter on the query-less view."""
+        request = access_request(b"/" + path + b"?" + query, referer)
+        request.method, request.code, request.sentLength = method, code, length
+        if agent is not None:
+            request.requestHeaders.setRawHeaders(b"user-agent", [agent])
+        stamp = "[01/Jan/2026:00:00:00 +0000]"
+        self.assertEqual(access_log_formatter(stamp, request), combinedLogFormatter(stamp, _WithoutQueries(request)))

@@ -294,6 +294,22 @@ class RedactionTests(SynchronousTestCase):
         self.assertNotIn(SECRET, out.getvalue())
         self.assertIn(f"Authorization: Bearer {REDACTED}", out.getvalue())
 
+    def test_secret_in_the_format_itself(self):
+        """The code's own keys (the format string among them) are passed on unscrubbed, but a secret a
+        format quoted is still scrubbed from the finished line, text or JSON."""
+        log, events = self.captured()
+        log.info(f"joined with token={SECRET}")
+        self.assertIn(SECRET, events[0]["log_format"])
+        text_log, out = self.text_log()
+        text_log.info(f"joined with token={SECRET} and key {API_KEY}")
+        json_out = io.StringIO()
+        Logger(namespace="t", observer=logs.json_file_observer(json_out, self.redactor)).info(
+            f"joined with token={SECRET} and key {API_KEY}")
+        for written in (out.getvalue(), json_out.getvalue()):
+            self.assertNotIn(SECRET, written)
+            self.assertNotIn(API_KEY, written)
+            self.assertIn(REDACTED, written)
+
     def test_string_fields(self):
         """String fields are scrubbed in the event passed on, whether or not the format shows them."""
         log, events = self.captured()
