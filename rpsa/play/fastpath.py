@@ -15,6 +15,9 @@ wire.
   opening handshake's leftovers are dropped.
 - :class:`LazyValidator`: a connection's UTF-8 validator is made only if
   Autobahn's parser needs it.
+- :func:`options_on_class`: a factory's protocol options live on a protocol
+  class, not in every connection; :meth:`FastPathProtocol._connectionMade`
+  does not pretty-print them for a debug line nobody reads.
 - :func:`lean_poll`: the reactor hands each ready socket to its handler without
   Twisted's legacy per-event log context.
 - :class:`UpgradeResource`: lets go of the HTTP channel after the upgrade.
@@ -34,11 +37,13 @@ from __future__ import annotations
 import errno
 import gc
 import types
+from pprint import pformat
 from typing import Tuple
 
 import txaio
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerProtocol
+from autobahn.websocket import protocol as protocol_module
 from autobahn.websocket.utf8validator import Utf8Validator
 from twisted.internet import tcp
 from twisted.logger import Logger
@@ -106,6 +111,42 @@ class LazyValidator:
         protocol.__dict__.pop("_utf8validator", None)  # a fresh one is made when first needed
 
 
+class _LazyPretty:
+    """``pprint.pformat(value)``, made only when the text is asked for (a log line that is never written is not)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self):
+        return pformat(self.value)
+
+    __repr__ = __str__
+
+    def __format__(self, spec):
+        return format(pformat(self.value), spec)
+
+
+def options_on_class(factory) -> None:
+    """Give ``factory``'s protocol its options as class attributes, in a subclass made for the factory.
+
+    Autobahn copies a factory's ~40 protocol options (``CONFIG_ATTRS``) onto
+    each connection as it is made, unless the connection already has them: a
+    subclass holding them as class attributes keeps them out of every
+    connection's instance dictionary (memory) and skips the copy.  Call it
+    after the factory's last ``setProtocolOptions``.
+    """
+    base = factory.protocol
+    options = {}
+    for name in base.CONFIG_ATTRS:
+        value = getattr(factory, name)
+        # A function (perMessageCompressionAccept) would become a method on a class: keep it as it is.
+        options[name] = staticmethod(value) if hasattr(type(value), "__get__") else value
+    factory.protocol = type(base.__name__, (base,), dict(options, __module__=base.__module__,
+                                                          __qualname__=base.__qualname__))
+
+
 class FastPathProtocol(WebSocketServerProtocol):
     """Autobahn's server protocol with its per-read, per-message and per-send costs cut.
 
@@ -169,6 +210,17 @@ class FastPathProtocol(WebSocketServerProtocol):
         if at < end:
             self.data = data[at:] if at else data
             self.consumeData()
+
+    def _connectionMade(self):
+        # Autobahn pretty-prints its ~40 options for a debug line as every
+        # connection is made (pprint.pformat, about a third of an upgrade's
+        # CPU), debug logging on or off.  For this call its module's
+        # ``pformat`` is one that formats only if the line is ever written.
+        saved, protocol_module.pformat = protocol_module.pformat, _LazyPretty
+        try:
+            super()._connectionMade()
+        finally:
+            protocol_module.pformat = saved
 
     def onMessageEnd(self):
         # Autobahn's version also fires a "message" event to observers (a txaio

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 
 from rpsa.play import wire
 from rpsa.play.bounds import bound_send_buffer, unsent_bytes
-from rpsa.play.fastpath import FastPathProtocol, UpgradeResource
+from rpsa.play.fastpath import FastPathProtocol, UpgradeResource, options_on_class
 from rpsa.play.heartbeat import Heartbeat
 from rpsa.play.hooks import ServerHooks
 
@@ -220,6 +220,7 @@ class GameConnectionFactory(WebSocketServerFactory):
             # text that is not UTF-8), not a bare TCP drop the client cannot explain.
             failByDrop=False,
         )
+        options_on_class(self)  # after the last setProtocolOptions
 
 
 class SessionFactory:

@@ -10,10 +10,12 @@ import inspect
 import os
 import socket
 import weakref
+from pprint import pformat
 from importlib import metadata
 
 from autobahn.twisted.resource import WebSocketResource
 from autobahn.twisted.websocket import WebSocketServerFactory
+from autobahn.websocket import protocol as protocol_module
 from autobahn.websocket.protocol import WebSocketProtocol
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.internet import epollreactor, tcp
@@ -131,6 +133,14 @@ GUARDED = [
      "a text message still calls utf8validator.reset() before any validate()", "9537027007767ae4"),
     ("LazyValidator", "autobahn", "autobahn.websocket.protocol", "WebSocketProtocol.onFrameData",
      "it still only validates through utf8validator.validate()", "b39b40e3d1702273"),
+    ("FastPathProtocol._connectionMade", "autobahn", "autobahn.websocket.protocol", "WebSocketProtocol._connectionMade",
+     "it still uses the module's pformat only for its debug line of the options", "7ac58d8bb6c3c752"),
+    ("FastPathProtocol._connectionMade", "autobahn", "autobahn.websocket.protocol",
+     "WebSocketServerProtocol._connectionMade", "it still only hands over to WebSocketProtocol._connectionMade",
+     "213dadb6d12d3d48"),
+    ("options_on_class", "autobahn", "autobahn.websocket.protocol", "WebSocketProtocol._connectionMade",
+     "it still copies each CONFIG_ATTRS option from the factory only when the connection lacks it (hasattr)",
+     "7ac58d8bb6c3c752"),
     ("write_now", "twisted", "twisted.internet.abstract", "FileDescriptor.write",
      "it still only buffers (dataBuffer, _tempDataBuffer) and starts writing", "3e46c97fc173bc7e"),
     ("write_now", "twisted", "twisted.internet.abstract", "FileDescriptor.doWrite",
@@ -446,6 +456,49 @@ class LeanReceiveEquivalenceTests(SynchronousTestCase):
         protocol.dataReceived(frame(long_text))
         self.assertEqual(protocol.received, [(b'{"type":"start_battle"}', False), (long_text, False)])
         self.assertIn("_utf8validator", vars(protocol))
+
+    def test_no_pretty_printing_as_a_connection_is_made(self):
+        """Autobahn's debug line of the options is not formatted unless written; its pformat is put back."""
+        calls = []
+
+        def counting(value, *args, **kwargs):
+            calls.append(value)
+            return ""
+
+        self.patch(protocol_module, "pformat", counting)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        open_recorder()
+        self.assertEqual(calls, [])
+        self.assertIs(protocol_module.pformat, counting)
+        shown = [e["attrs"] for e in events if "attrs" in e]  # only if Autobahn's debug level is on
+        for lazy in shown:
+            self.assertEqual(str(lazy), pformat(lazy.value))
+
+    def test_lazy_pretty_formats_as_pformat(self):
+        """Written after all, the lazy text is pformat's, in str, repr and format."""
+        value = [("maxFramePayloadSize", 512, "F"), ("utf8validateIncoming", True, "F")]
+        lazy = fastpath._LazyPretty(value)
+        self.assertEqual((str(lazy), repr(lazy), f"{lazy}", f"{lazy:>5}"),
+                         (pformat(value), pformat(value), pformat(value), format(pformat(value), ">5")))
+
+    def test_options_on_the_class(self):
+        """With options_on_class, a connection holds none of the options itself, and sees the factory's."""
+        factory = WebSocketServerFactory("ws://localhost:8080")
+        factory.protocol = Recorder
+        accept = lambda offers: None  # noqa: E731 - a function-valued option must not become a method
+        factory.setProtocolOptions(maxMessagePayloadSize=321, autoPingInterval=0, openHandshakeTimeout=0,
+                                   perMessageCompressionAccept=accept)
+        fastpath.options_on_class(factory)
+        self.assertTrue(issubclass(factory.protocol, Recorder))
+        protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        protocol.makeConnection(_Transport())
+        self.assertEqual([name for name in Recorder.CONFIG_ATTRS if name in vars(protocol)], [])
+        self.assertEqual(protocol.maxMessagePayloadSize, 321)
+        self.assertIs(protocol.perMessageCompressionAccept, accept)
+        self.assertEqual({name: getattr(protocol, name) for name in Recorder.CONFIG_ATTRS},
+                         {name: getattr(factory, name) for name in Recorder.CONFIG_ATTRS})
 
     def test_unmask(self):
         """unmask() is the RFC 6455 XOR, leading zero bytes kept."""
