@@ -25,6 +25,7 @@ Every refusal is reported to a :class:`~rpsa.play.hooks.ServerHooks`
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Callable, Dict, List, NamedTuple, Optional
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -41,9 +42,12 @@ from rpsa.play.hooks import ServerHooks
 from rpsa.web import APIError, error_response
 
 log = Logger()
+ALLOWED_CACHE_SIZE = 1024  # paths whose methods RequestGate remembers (the first ones seen: /create_game...)
+_UNKNOWN = object()
 _HOST = re.compile(r"[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]+")
 
 
+@functools.lru_cache(maxsize=256)  # clients send a handful of Host values: each is checked once
 def host_problem(host: Optional[bytes]) -> Optional[str]:
     """Why a ``Host`` header value cannot be used, or None (an absent Host is allowed: HTTP/1.0)."""
     if host is None:
@@ -118,9 +122,19 @@ class RequestGate(Resource):
         self._render_error = render_error
         self._routes = [(template_pattern(t), methods) for t, methods in routes.items()]
         self._upgrades = [(template_pattern(u.template), u) for u in upgrades]
+        self._allowed: Dict[bytes, Optional[List[str]]] = {}  # by path, for the busiest paths (bounded)
 
     def allowed(self, path: bytes) -> Optional[List[str]]:
         """The methods the route at ``path`` takes (``HEAD`` with ``GET``, and ``OPTIONS``), or None (no route)."""
+        known = self._allowed.get(path, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known
+        methods = self._methods(path)
+        if len(self._allowed) < ALLOWED_CACHE_SIZE:
+            self._allowed[path] = methods
+        return methods
+
+    def _methods(self, path: bytes) -> Optional[List[str]]:
         text = path.decode("latin-1")
         methods = set()
         for pattern, route_methods in self._routes:

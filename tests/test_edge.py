@@ -7,6 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
+from rpsa import edge
 from rpsa.cors import CORSPolicy
 from rpsa.edge import PerAddressLimit, RequestGate, host_problem, template_pattern
 from rpsa.play.hooks import ServerHooks
@@ -32,6 +33,22 @@ class GateTests(SynchronousTestCase):
         self.assertEqual(gate.allowed(b"/api/games/a%2Fb"), ["DELETE", "GET", "HEAD", "OPTIONS"])
         self.assertEqual(gate.allowed(b"/create_game"), ["OPTIONS", "POST"])
         self.assertIsNone(gate.allowed(b"/api/games/a/b/c"))
+
+    def test_allowed_remembered_within_bounds(self):
+        """A path's methods are worked out once; past ALLOWED_CACHE_SIZE paths they are worked out each time,
+        with the same answers."""
+        self.patch(edge, "ALLOWED_CACHE_SIZE", 3)
+        gate = RequestGate(None, {"/api/games/{game_id}": ["DELETE", "GET"], "/create_game": ["POST"]})
+        worked_out = []
+        real = gate._methods
+        gate._methods = lambda path: worked_out.append(path) or real(path)
+        paths = [b"/create_game", b"/api/games/g1", b"/nope", b"/api/games/g2", b"/api/games/g3"]
+        first = [gate.allowed(path) for path in paths]
+        again = [gate.allowed(path) for path in paths]
+        self.assertEqual(first, again)
+        self.assertEqual(first[:3], [["OPTIONS", "POST"], ["DELETE", "GET", "HEAD", "OPTIONS"], None])
+        self.assertEqual(worked_out, paths + paths[3:])  # the first three remembered, the others not
+        self.assertEqual(len(gate._allowed), 3)
 
     def test_cors_in_the_gate(self):
         """With a CORSPolicy, the gate answers preflights (after its own checks) and adds CORS headers."""
