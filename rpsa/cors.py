@@ -3,7 +3,7 @@
 With no ``--cors-origin`` nothing here is used and the API answers exactly as without it.
 With origins configured, the daemon's :class:`~rpsa.edge.RequestGate` hands each request
 to :meth:`CORSPolicy.answer` once the request is well formed (the gate is the one place
-``OPTIONS`` is answered; :class:`CORSResource` wraps any other resource the same way):
+``OPTIONS`` is answered):
 
 - a preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) from an
   allowed origin is answered ``204`` with ``Access-Control-Allow-Origin`` (the origin),
@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
-
-from twisted.web.resource import Resource
 
 ALLOWED_METHODS = b"GET, POST, PUT, DELETE"
 ALLOWED_HEADERS = b"Authorization, Content-Type"
@@ -89,25 +87,6 @@ class CORSPolicy:
             return normalize_origin(origin) in self.origins
         except ValueError:
             return False
-
-
-class CORSResource(Resource):
-    """Wraps a leaf resource (a Klein app's) with the CORS behaviour of ``policy``.
-
-    :param wrapped: the resource answering the requests (a leaf: it sees the same request).
-    :param policy: the :class:`CORSPolicy`.
-    """
-
-    isLeaf = True
-
-    def __init__(self, wrapped, policy: CORSPolicy):
-        super().__init__()
-        self._wrapped = wrapped
-        self._policy = policy
-
-    def render(self, request):
-        answer = self._policy.answer(request)
-        return answer if answer is not None else self._wrapped.render(request)
 
 
 def _preflight(request, origin: bytes, allowed: bool) -> bytes:

@@ -1,12 +1,16 @@
-"""CORS: preflights, headers for allowed origins only, the API key still required (StubTreq)."""
+"""CORS: preflights, headers for allowed origins only, the API key still required (StubTreq).
+
+The policy is exercised where the daemon applies it: in the :class:`~rpsa.edge.RequestGate`.
+"""
 
 from klein import Klein
 from treq.testing import StubTreq
 from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
-from rpsa.cors import CORSPolicy, CORSResource, normalize_origin
-from rpsa.web import AccessPolicy, json_response
+from rpsa.cors import CORSPolicy, normalize_origin
+from rpsa.edge import RequestGate
+from rpsa.web import AccessPolicy, json_response, route_table
 
 ALLOWED = "https://portal.example"
 
@@ -30,7 +34,8 @@ class _App:
 
 
 def client(origins):
-    return StubTreq(CORSResource(_App().app.resource(), CORSPolicy(origins)))
+    """StubTreq over the app behind a RequestGate with the CORS policy of ``origins`` (as the daemon has it)."""
+    return StubTreq(RequestGate(_App().app.resource(), route_table(_App.app), cors=CORSPolicy(origins)))
 
 
 class OriginTests(TestCase):
@@ -121,6 +126,10 @@ class CORSTests(TestCase):
         self.assertIsNone(self.header(response, "Access-Control-Allow-Origin"))
 
     @defer.inlineCallbacks
-    def test_options_that_is_not_a_preflight_goes_to_the_app(self):
+    def test_options_that_is_not_a_preflight_is_answered_by_the_gate(self):
+        """An OPTIONS without Access-Control-Request-Method is no preflight: 204 with Allow (and the CORS
+        headers of an allowed origin), as for any OPTIONS on a route."""
         response = yield client([ALLOWED]).request("OPTIONS", "http://rpsa/api/games", headers={"Origin": ALLOWED})
-        self.assertEqual(response.code, 405)
+        self.assertEqual(response.code, 204)
+        self.assertEqual(self.header(response, "Allow"), "GET, HEAD, OPTIONS")
+        self.assertEqual(self.header(response, "Access-Control-Allow-Origin"), ALLOWED)
