@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fixed-work micro-benchmarks of rpsa's hot paths, each against what it replaces, in one process.
 
-    PYTHONPATH=. python3 bench/micro.py [receive|write|poll|http|all] [--repeat 7] [--n 20000]
+    PYTHONPATH=. python3 bench/micro.py [receive|write|burst|poll|http|game|all] [--repeat 7] [--n 20000]
 
 Each case does the same work N times with the library's way and with rpsa's, and prints the best of
 ``--repeat`` runs in CPU µs per operation (``time.process_time``: other processes on the machine slow the
@@ -14,9 +14,13 @@ wall clock, much less the CPU time of this one), and the ratio.  The figures quo
   up to ``onMessage`` (which records it).
 * write: a 150-byte frame to a connected TCP transport, then the reactor's write pass (``doWrite``, with the
   epoll registration it implies) vs ``write_now`` (straight to the socket).
+* burst: a tick's three frames to one connection: one write each (rpsa before bursts; the "library"
+  column) vs one :class:`rpsa.play.frames.Burst` write.
 * poll: one ready-socket event handed to its handler inside ``log.callWithLogger`` vs directly (lean_poll).
 * http: one ``POST /create_game`` and one ``POST /join_game`` through the daemon's own site (built by
   ``makeService``, its log observer writing to /dev/null) on an in-memory channel; rpsa's only.
+* game: a game set up as loadgen does it (create, join, both players' WebSocket upgrades on the original's
+  routes) through the daemon's own site, in memory; rpsa's only.
 """
 
 from __future__ import annotations
@@ -133,6 +137,46 @@ def bench_write(n: int, repeat: int) -> None:
         reactor.waker.connectionLost(None)  # its pipe
 
 
+# -- burst ---------------------------------------------------------------------------------------
+
+
+def bench_burst(n: int, repeat: int) -> None:
+    """A tick's three frames to one connection: a write each (rpsa before bursts) vs one Burst write."""
+    from rpsa.play.frames import Burst, FramePreparer
+
+    reactor = epollreactor.EPollReactor()
+    ours_sock, peer = socket.socketpair()
+    ours_sock.setblocking(False)
+    peer.setblocking(False)
+    transport = tcp.Server(ours_sock, Protocol(), ("127.0.0.1", 40000), None, 1, reactor)
+    frames = [FramePreparer.prepare(b'{"type":"RPSRoundEvent","eventData":{"type":2}}'),
+              FramePreparer.prepare(b'{"type":"sync","gameData":{"p1Health":100,"p2Health":75}}'),
+              FramePreparer.prepare(b'{"type":"RPSRoundEvent","eventData":{"type":4}}')]
+
+    def drain():
+        try:
+            while peer.recv(1 << 16):
+                pass
+        except BlockingIOError:
+            pass
+
+    def each():
+        for frame in frames:
+            fastpath.write_now(transport, frame.payloadHybi)
+        drain()
+
+    def burst():
+        fastpath.write_now(transport, Burst(frames).payloadHybi)
+        drain()
+
+    report("burst", best_of(each, n, repeat), best_of(burst, n, repeat))
+    ours_sock.close()
+    peer.close()
+    reactor._poller.close()
+    if reactor.waker is not None:
+        reactor.waker.connectionLost(None)
+
+
 # -- poll ----------------------------------------------------------------------------------------
 
 
@@ -154,13 +198,10 @@ def bench_poll(n: int, repeat: int) -> None:
 # -- http ----------------------------------------------------------------------------------------
 
 
-def bench_http(n: int, repeat: int) -> None:
-    """Create+join pairs (the original's routes, as loadgen sends them) through the daemon's own site.
-
-    makeService builds the daemon as twistd would (its root app, lobby, metrics and redacting log observer,
-    here writing to /dev/null); the reactor is a fresh epoll reactor that is never run (its timers only pile
-    up, as the unconnected games' join timeouts do in the http scenario).
-    """
+def _daemon_site():
+    """The daemon's own site, built by makeService as twistd would (its root app, lobby, metrics and redacting
+    log observer, here writing to /dev/null) on a fresh epoll reactor that is never run (its timers only pile
+    up, as the unconnected games' join timeouts do in the http scenario)."""
     from twisted.logger import globalLogBeginner
     from twisted.web.server import Site
 
@@ -179,6 +220,12 @@ def bench_http(n: int, repeat: int) -> None:
     fastpath.tune_gc()  # as the daemon does at start
     site = next(s.factory for s in top if isinstance(getattr(s, "factory", None), Site))
     site.startFactory()
+    return site
+
+
+def bench_http(n: int, repeat: int) -> None:
+    """Create+join pairs (the original's routes, as loadgen sends them) through the daemon's own site."""
+    site = _daemon_site()
     channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
     transport = StringTransport()
     channel.makeConnection(transport)
@@ -199,7 +246,55 @@ def bench_http(n: int, repeat: int) -> None:
     print(f"http     create+join pair {took:8.1f} µs (through the daemon's site, logging included)")
 
 
-CASES = {"receive": bench_receive, "write": bench_write, "poll": bench_poll, "http": bench_http}
+class _UpgradeTransport(StringTransport):
+    """What Autobahn needs of a transport it takes over (an upgrade), in memory."""
+
+    def unregisterProducer(self):
+        self.producer = None
+
+    def abortConnection(self):
+        self.loseConnection()
+
+
+def bench_game(n: int, repeat: int) -> None:
+    """A game set up as loadgen does: create, join, then both players' WebSocket upgrades (the original's
+    routes), through the daemon's own site; the connections stay open (the games never start)."""
+    site = _daemon_site()
+    http = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    http_transport = StringTransport()
+    http.makeConnection(http_transport)
+    counter = iter(range(10 ** 12))
+
+    def post(path: bytes, body: bytes) -> str:
+        http_transport.clear()
+        http.dataReceived(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n%s" % (path, len(body), body))
+        return http_transport.value().rsplit(b'"gameToken":"', 1)[1].split(b'"', 1)[0].decode()
+
+    def upgrade(token: str, user: str) -> None:
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40001))
+        transport = _UpgradeTransport()
+        transport.protocol = channel
+        channel.makeConnection(transport)
+        key = base64.b64encode(os.urandom(16))
+        channel.dataReceived(b"GET /?game_token=%s&user_id=%s HTTP/1.1\r\nHost: 127.0.0.1:8085\r\n"
+                             b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                             b"Sec-WebSocket-Version: 13\r\n\r\n" % (token.encode(), user.encode(), key))
+        assert transport.value().startswith(b"HTTP/1.1 101"), transport.value()[:80]
+
+    def game():
+        i = next(counter)
+        host = post(b"/create_game", b'{"gameId":"g%d","userId":"u%d","username":"U"}' % (i, i))
+        guest = post(b"/join_game", b'{"gameId":"g%d","userId":"v%d","username":"V"}' % (i, i))
+        upgrade(host, f"u{i}")
+        upgrade(guest, f"v{i}")
+
+    took = best_of(game, n, repeat)
+    print(f"game     create+join+2 upgrades {took:8.1f} µs (through the daemon's site, logging included)")
+
+
+CASES = {"receive": bench_receive, "write": bench_write, "burst": bench_burst, "poll": bench_poll,
+         "http": bench_http, "game": bench_game}
 
 
 def main(argv=None) -> int:
@@ -210,7 +305,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     for name, fn in CASES.items():
         if a.case in (name, "all"):
-            fn(a.n if name != "http" else max(1, a.n // 20), a.repeat)
+            fn(a.n if name not in ("http", "game") else max(1, a.n // 20), a.repeat)
     return 0
 
 

@@ -14,19 +14,20 @@ class MicroTests(SynchronousTestCase):
     """Every case runs and prints its line."""
 
     def test_in_process_cases(self):
-        """receive, write and poll print rpsa's figure beside the library's."""
+        """receive, write, burst and poll print rpsa's figure beside the library's."""
         micro = load_bench("micro")
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            for case in ("receive", "write", "poll"):
+            for case in ("receive", "write", "burst", "poll"):
                 self.assertEqual(micro.main([case, "--n", "50", "--repeat", "1"]), 0)
         lines = out.getvalue().splitlines()
-        self.assertEqual([line.split()[0] for line in lines], ["receive", "write", "poll"])
+        self.assertEqual([line.split()[0] for line in lines], ["receive", "write", "burst", "poll"])
         self.assertTrue(all("rpsa/library" in line for line in lines))
 
-    def test_http_case(self):
-        """The http case (which starts logging, so in a child process) prints the cost of a pair."""
-        done = subprocess.run(python_command(bench_path("micro"), "http", "--n", "40", "--repeat", "1"), env=child_env(),
-                              capture_output=True, text=True, timeout=120)
-        self.assertEqual(done.returncode, 0, done.stderr)
-        self.assertIn("create+join pair", done.stdout)
+    def test_http_and_game_cases(self):
+        """The http and game cases (which start logging, so in child processes) print the cost of a pair, a game."""
+        for case, line in (("http", "create+join pair"), ("game", "create+join+2 upgrades")):
+            done = subprocess.run(python_command(bench_path("micro"), case, "--n", "40", "--repeat", "1"),
+                                  env=child_env(), capture_output=True, text=True, timeout=120)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertIn(line, done.stdout)
