@@ -96,7 +96,7 @@ class Burst:
     with permessage-deflate negotiated they still go as built, uncompressed
     messages being allowed, RFC 7692 6.1).  A tick's events reach each
     connection as one burst: one ``send`` system call instead of one per
-    message (``bench/micro.py burst``: 10.6 -> 6.4 µs for three frames).
+    message (``bench/micro.py burst``: 10.5 -> 6.1 µs for three frames).
     """
 
     __slots__ = ("frames", "payloadHybi")
