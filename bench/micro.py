@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import os
 import socket
 import sys
@@ -105,13 +106,17 @@ def bench_receive(n: int, repeat: int) -> None:
 # -- write ---------------------------------------------------------------------------------------
 
 
-def bench_write(n: int, repeat: int) -> None:
-    reactor = epollreactor.EPollReactor()  # registrations are real epoll_ctl calls, never run
+@contextlib.contextmanager
+def _socket_transport():
+    """A connected ``tcp.Server`` transport on a socket pair, and ``drain()``, which empties its peer.
+
+    Its reactor is a real epoll reactor (registrations are real ``epoll_ctl`` calls), never run.
+    """
+    reactor = epollreactor.EPollReactor()
     ours_sock, peer = socket.socketpair()
     ours_sock.setblocking(False)
     peer.setblocking(False)
     transport = tcp.Server(ours_sock, Protocol(), ("127.0.0.1", 40000), None, 1, reactor)
-    frame = b"\x81\x7e\x00\x96" + b"x" * 150
 
     def drain():
         try:
@@ -120,21 +125,30 @@ def bench_write(n: int, repeat: int) -> None:
         except BlockingIOError:
             pass
 
-    def library():
-        transport.write(frame)
-        transport.doWrite()  # what the reactor's next pass does, stopWriting included
-        drain()
+    try:
+        yield transport, drain
+    finally:
+        ours_sock.close()
+        peer.close()
+        reactor._poller.close()
+        if reactor.waker is not None:
+            reactor.waker.connectionLost(None)  # its pipe
 
-    def ours():
-        fastpath.write_now(transport, frame)
-        drain()
 
-    report("write", best_of(library, n, repeat), best_of(ours, n, repeat))
-    ours_sock.close()
-    peer.close()
-    reactor._poller.close()
-    if reactor.waker is not None:
-        reactor.waker.connectionLost(None)  # its pipe
+def bench_write(n: int, repeat: int) -> None:
+    frame = b"\x81\x7e\x00\x96" + b"x" * 150
+    with _socket_transport() as (transport, drain):
+
+        def library():
+            transport.write(frame)
+            transport.doWrite()  # what the reactor's next pass does, stopWriting included
+            drain()
+
+        def ours():
+            fastpath.write_now(transport, frame)
+            drain()
+
+        report("write", best_of(library, n, repeat), best_of(ours, n, repeat))
 
 
 # -- burst ---------------------------------------------------------------------------------------
@@ -144,37 +158,21 @@ def bench_burst(n: int, repeat: int) -> None:
     """A tick's three frames to one connection: a write each (rpsa before bursts) vs one Burst write."""
     from rpsa.play.frames import Burst, FramePreparer
 
-    reactor = epollreactor.EPollReactor()
-    ours_sock, peer = socket.socketpair()
-    ours_sock.setblocking(False)
-    peer.setblocking(False)
-    transport = tcp.Server(ours_sock, Protocol(), ("127.0.0.1", 40000), None, 1, reactor)
     frames = [FramePreparer.prepare(b'{"type":"RPSRoundEvent","eventData":{"type":2}}'),
               FramePreparer.prepare(b'{"type":"sync","gameData":{"p1Health":100,"p2Health":75}}'),
               FramePreparer.prepare(b'{"type":"RPSRoundEvent","eventData":{"type":4}}')]
+    with _socket_transport() as (transport, drain):
 
-    def drain():
-        try:
-            while peer.recv(1 << 16):
-                pass
-        except BlockingIOError:
-            pass
+        def each():
+            for frame in frames:
+                fastpath.write_now(transport, frame.payloadHybi)
+            drain()
 
-    def each():
-        for frame in frames:
-            fastpath.write_now(transport, frame.payloadHybi)
-        drain()
+        def burst():
+            fastpath.write_now(transport, Burst(frames).payloadHybi)
+            drain()
 
-    def burst():
-        fastpath.write_now(transport, Burst(frames).payloadHybi)
-        drain()
-
-    report("burst", best_of(each, n, repeat), best_of(burst, n, repeat))
-    ours_sock.close()
-    peer.close()
-    reactor._poller.close()
-    if reactor.waker is not None:
-        reactor.waker.connectionLost(None)
+        report("burst", best_of(each, n, repeat), best_of(burst, n, repeat))
 
 
 # -- poll ----------------------------------------------------------------------------------------

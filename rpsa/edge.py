@@ -32,16 +32,14 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from twisted.internet import defer
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from rpsa.cors import CORSPolicy
 from rpsa.play.hooks import ServerHooks
-from rpsa.web import APIError, error_response
+from rpsa.web import APIError, api_error, error_response, finish_later
 
-log = Logger()
 ALLOWED_CACHE_SIZE = 1024  # paths whose methods RequestGate remembers (the first ones seen: /create_game...)
 _UNKNOWN = object()
 _HOST = re.compile(r"[A-Za-z0-9.\-_~%!$&'()*+,;=:\[\]]+")
@@ -83,22 +81,11 @@ class Upgrade(NamedTuple):
     render_error: Callable[[object, APIError], bytes]
 
 
-def _api_error(failure) -> APIError:
-    """The APIError of a handler's failed Deferred (any other failure is logged and answered 500)."""
-    if failure.check(APIError):
-        return failure.value
-    log.failure("a WebSocket upgrade failed", failure)
-    return APIError(500, "internal_error", "internal server error")
-
-
 def _render_later(request, render, *args) -> None:
     """``render(request, *args)`` once a handler's Deferred has fired, finishing ``request`` unless it was upgraded."""
     if request.finished or request.channel is None:
-        return  # the client went away while the handler waited
-    body = render(request, *args)
-    if body is not NOT_DONE_YET:
-        request.write(body)
-        request.finish()
+        return  # the client went away while the handler waited: nothing to render
+    finish_later(request, render(request, *args))
 
 
 class RequestGate(Resource):
@@ -177,7 +164,7 @@ class RequestGate(Resource):
                     if isinstance(resource, defer.Deferred):
                         resource.addCallbacks(lambda found: _render_later(request, found.render),
                                               lambda failure: _render_later(request, upgrade.render_error,
-                                                                            _api_error(failure)))
+                                                                            api_error(request, failure)))
                         return NOT_DONE_YET
                     return resource.render(request)
         return self._inner.render(request)

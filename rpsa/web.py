@@ -161,26 +161,31 @@ class Endpoint(Resource):
         try:
             result = self._handler(request)
         except Exception:
-            return self._error(request, Failure())
+            return self._render(request, api_error(request, Failure()))
         if isinstance(result, Deferred):
-            result.addCallbacks(functools.partial(self._finish, request),
-                                lambda failure: self._finish(request, self._error(request, failure)))
+            result.addCallbacks(functools.partial(finish_later, request),
+                                lambda failure: finish_later(request, self._render(request, api_error(request, failure))))
             return NOT_DONE_YET
         return result
 
-    def _error(self, request, failure: Failure) -> bytes:
-        if failure.check(APIError):
-            return self._render(request, failure.value)
-        log.failure("unexpected error answering {method} {path}", failure,
-                    method=request.method.decode("latin-1"), path=request.path.decode("latin-1"))
-        return self._render(request, APIError(500, "internal_error", "internal server error"))
 
-    @staticmethod
-    def _finish(request, body: bytes) -> None:
-        if request.finished or request.channel is None:
-            return  # the client went away meanwhile
-        request.write(body)
-        request.finish()
+def api_error(request, failure: Failure) -> APIError:
+    """The APIError ``failure`` answers ``request`` with: its own, or for anything else (a bug) 500
+    ``internal_error``, the failure logged with the request's method and path."""
+    if failure.check(APIError):
+        return failure.value
+    log.failure("unexpected error answering {method} {path}", failure,
+                method=request.method.decode("latin-1"), path=request.path.decode("latin-1"))
+    return APIError(500, "internal_error", "internal server error")
+
+
+def finish_later(request, body) -> None:
+    """Write ``body`` and finish ``request``, whose render returned NOT_DONE_YET; nothing if the client went
+    away meanwhile (Twisted drops the request's channel) or ``body`` is NOT_DONE_YET (an upgrade took it)."""
+    if body is NOT_DONE_YET or request.finished or request.channel is None:
+        return
+    request.write(body)
+    request.finish()
 
 
 def new_app(render: Callable[[Any, APIError], bytes] = error_response, translations: Sequence[Translation] = ()) -> Klein:
@@ -206,9 +211,7 @@ def install_error_handlers(app: Klein, render: Callable[[Any, APIError], bytes] 
 
     @app.handle_errors(Exception)  # last: handlers are tried in order
     def unexpected_error(instance, request, failure):
-        log.failure("unexpected error answering {method} {path}", failure,
-                    method=request.method.decode("latin-1"), path=request.path.decode("latin-1"))
-        return render(request, APIError(500, "internal_error", "internal server error"))
+        return render(request, api_error(request, failure))
 
 
 def _handler(to_api_error: Callable[[Exception], APIError], render):

@@ -14,6 +14,8 @@ routes.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from twisted.internet import defer
 
 from rpsa.contract.bodies import CompatGame, CompatRemoveGame, CompatRemovePlayer
@@ -51,8 +53,8 @@ def _original(status: int, message: str) -> APIError:
 
 
 def _answer(call, answer, refused):
-    """``answer(call())``, or a Deferred of it when ``call`` answers later; an error ``refused`` turns into an
-    APIError (it returns None for any other) is raised as that APIError."""
+    """``answer(call())``, or a Deferred of it when ``call`` answers later.  An error of ``call`` for which
+    ``refused(error)`` gives an APIError is raised as that APIError; any other (``refused`` gives None) as it is."""
     try:
         result = call()
     except Exception as e:
@@ -104,7 +106,7 @@ class CompatAPI:
         body = _body(request, CompatGame)
         game_id = body.gameId
 
-        def refused(error: Exception) -> APIError:
+        def refused(error: Exception) -> Optional[APIError]:
             if isinstance(error, lobby_errors.GameExists):
                 return _original(400, f"Game {game_id} already exists")
             if isinstance(error, (lobby_errors.LobbyFull, lobby_errors.Draining)):
@@ -121,7 +123,7 @@ class CompatAPI:
         body = _body(request, CompatGame)
         game_id = body.gameId
 
-        def refused(error: Exception) -> APIError:
+        def refused(error: Exception) -> Optional[APIError]:
             if isinstance(error, lobby_errors.NoSuchGame):
                 return _original(400, f"Game {game_id} does not exist")
             if isinstance(error, (lobby_errors.SeatsFull, lobby_errors.AlreadySeated)):

@@ -150,7 +150,7 @@ class GameConnection(FastPathProtocol):
 
     def ping(self) -> None:
         """Send a WebSocket ping (the heartbeat's)."""
-        if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
+        if not self._closing and self.state == _OPEN:
             self.sendPing()
 
     def drop(self) -> None:
@@ -167,7 +167,7 @@ class GameConnection(FastPathProtocol):
 
     def send_message(self, message) -> None:
         """Send one message to this connection only."""
-        if not self._closing and self.state == WebSocketServerProtocol.STATE_OPEN:
+        if not self._closing and self.state == _OPEN:
             # Not sendMessage: Autobahn applies maxMessagePayloadSize (meant for
             # client messages) to what sendMessage sends, and a welcome is larger.
             self.sendPreparedMessage(self.session.frames.message(message))
